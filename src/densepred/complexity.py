@@ -88,3 +88,21 @@ def count_macs(model: nn.Module, input_shape: Sequence[int], convention: str = "
             return counter.get_total_flops() // 2
     finally:
         model.train(was_training)
+
+
+def model_complexity(name: str, input_shape: Sequence[int] = (1, 3, 512, 512), **model_kwargs) -> dict:
+    """Parameters and MACs (both conventions) of registry model ``name``, counted on the meta device.
+
+    Building on ``torch.device("meta")`` allocates no memory and runs no arithmetic, so even a 3D UNet at
+    512x512x16 is counted instantly; shapes, and therefore counts, are the same as on a real device.
+    """
+    from .models import build_model
+
+    with torch.device("meta"):
+        model = build_model(name, **model_kwargs)
+    return {
+        "model": name,
+        "params": count_parameters(model),
+        "macs_paper": count_macs(model, input_shape, "paper"),
+        "macs_torch": count_macs(model, input_shape, "torch"),
+    }

@@ -1,0 +1,44 @@
+# The README's two commands are `make book` and `make test`; both create the environment when it is missing.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.densepred-installed
+PROFILE ?= cpu
+
+.PHONY: setup book test unit nbval book-html reference clean
+
+# The environment: a venv with densepred installed editable, torch pinned by constraints.txt.
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "densepred needs Python >= 3.11, found " + sys.version' 
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (densepred)" >/dev/null
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# Main job: run every notebook whose executed copy under book/ is missing or stale, then build the HTML.
+book: $(STAMP)
+	$(BIN)/densepred book build --profile $(PROFILE)
+
+# Tests: unit tests, nbval over the source notebooks (smoke outputs), then the book with warnings as errors.
+test: $(STAMP) unit nbval book-html
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest -q tests
+
+nbval: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env \
+		--nbval-sanitize-with notebooks/nbval_sanitize.cfg notebooks/
+
+book-html: $(STAMP)
+	$(BIN)/densepred book build --profile $(PROFILE) --no-run -W
+
+# Refresh the committed smoke outputs of the source notebooks (the nbval reference).
+reference: $(STAMP)
+	$(BIN)/densepred nbref notebooks/*/*.ipynb
+
+clean:
+	rm -rf book/_build
