@@ -104,11 +104,25 @@ def _check_labels(labels: torch.Tensor, num_classes: int, ignore_index: int | No
         raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
     if ignore_index is not None and 0 <= ignore_index < num_classes:
         raise ValueError(f"ignore_index={ignore_index} is a valid class id for num_classes={num_classes}")
-    bad = (labels < 0) | (labels >= num_classes)
-    if ignore_index is not None:
-        bad &= labels != ignore_index
-    if bool(bad.any()):
+    if labels.numel() == 0:
+        return
+    lo, hi = (int(v) for v in torch.aminmax(labels))
+    if lo >= 0 and hi < num_classes:
+        return
+    # Some value is outside 0..C-1 (usually the void label). One bincount pass over the map counts every value,
+    # which is cheaper than several comparison masks; fall back to masks for negative or huge values.
+    if lo >= 0 and hi < 1 << 20:
+        counts = torch.bincount(labels.reshape(-1), minlength=hi + 1)
+        counts[:num_classes] = 0
+        if ignore_index is not None and 0 <= ignore_index <= hi:
+            counts[ignore_index] = 0
+        values = counts.nonzero().flatten()[:10].tolist()
+    else:
+        bad = (labels < 0) | (labels >= num_classes)
+        if ignore_index is not None:
+            bad &= labels != ignore_index
         values = torch.unique(labels[bad])[:10].tolist()
+    if values:
         raise ValueError(
             f"labels contain values {values} outside 0..{num_classes - 1} that are not ignore_index={ignore_index}: "
             "map them to a train id or to the ignore index first"
@@ -122,6 +136,15 @@ def _torch_mode(method: str) -> str:
     return method[len("soft-"):] if method.startswith("soft-") else method
 
 
+def _window(in_size: int, out_size: int, scale: float | None, mode: str, antialias: bool) -> int:
+    """An upper bound on how many consecutive input pixels one output pixel reads along an axis."""
+    step = max(in_size / out_size, 1.0 / scale if scale else 0.0, 1.0)  # input pixels per output pixel
+    if mode == "area":
+        return math.ceil(in_size / out_size) + 2
+    taps = 2 if mode == "bilinear" else 4
+    return math.ceil(taps * (step if antialias else 1.0)) + 2
+
+
 def axis_taps(
     in_size: int,
     out_size: int,
@@ -129,46 +152,51 @@ def axis_taps(
     method: str,
     antialias: bool = False,
     device: torch.device | str | None = None,
-    chunk: int = 256,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The non-zero taps of torch's 1-D down-sampling weights along one axis.
+    """The non-zero taps of torch's 1-D resampling weights along one axis.
 
     Returns ``index`` (out_size, K) int64 and ``weight`` (out_size, K) float32 such that output ``u`` of a 1-D
-    resample is ``sum_k weight[u, k] * x[index[u, k]]`` (unused slots have weight 0). The weights are read off
-    torch by resampling ``chunk`` columns of the identity matrix at a time along this axis (the other axis is kept
-    at scale 1, which torch reproduces exactly), so memory is O(in_size * chunk), never in_size**2.
+    resample is ``sum_k weight[u, k] * x[index[u, k]]`` (unused slots have index 0 and weight 0).
+
+    The weights are read off torch itself rather than re-derived: we resample a "comb" of unit impulses along
+    this axis (the other axis kept at scale 1, which torch reproduces exactly). Column ``r`` of the comb has
+    impulses at every input ``h`` with ``h % D == r``, with ``D`` larger than any output pixel's window, so each
+    output sees at most one impulse per column and its response *is* torch's weight for that input pixel. A
+    second comb carries ``h + 1`` instead of 1, and the ratio of the two responses recovers ``h``. Cost is
+    O(in_size * D), memory O(out_size * D); a consistency check raises if the window bound were ever too small.
     """
     mode = _torch_mode(method)
     if mode not in ("bilinear", "bicubic", "area"):
         raise ValueError(f"axis_taps supports bilinear, bicubic and area, got {method!r}")
-    us, hs, ws = [], [], []
-    for c0 in range(0, in_size, chunk):
-        k = min(chunk, in_size - c0)
-        eye = torch.zeros(in_size, k, device=device)
-        cols = torch.arange(k, device=device)
-        eye[c0 + cols, cols] = 1.0
-        if mode == "area":
-            resp = F.adaptive_avg_pool2d(eye[None, None], (out_size, k))[0, 0]
-        elif scale is None:
-            resp = F.interpolate(eye[None, None], size=(out_size, k), mode=mode, align_corners=False,
-                                 antialias=antialias)[0, 0]
-        else:
-            resp = F.interpolate(eye[None, None], scale_factor=(scale, 1.0), mode=mode, align_corners=False,
-                                 antialias=antialias)[0, 0]
-        u, col = resp.nonzero(as_tuple=True)
-        us.append(u)
-        hs.append(col + c0)
-        ws.append(resp[u, col])
-    u, h, w = torch.cat(us), torch.cat(hs), torch.cat(ws)
-    order = torch.argsort(u * in_size + h)
-    u, h, w = u[order], h[order], w[order]
+    d = min(in_size, _window(in_size, out_size, scale, mode, antialias))
+    h = torch.arange(in_size, device=device)
+    comb = torch.zeros(2, 1, in_size, d, device=device)
+    comb[0, 0, h, h % d] = 1.0
+    comb[1, 0, h, h % d] = (h + 1).float()  # exact in float32 for in_size < 2**24
+    if mode == "area":
+        resp = F.adaptive_avg_pool2d(comb, (out_size, d))
+    elif scale is None:
+        resp = F.interpolate(comb, size=(out_size, d), mode=mode, align_corners=False, antialias=antialias)
+    else:
+        resp = F.interpolate(comb, scale_factor=(scale, 1.0), mode=mode, align_corners=False, antialias=antialias)
+    weight_map, index_map = resp[0, 0], resp[1, 0]  # (out_size, D)
+    u, r = weight_map.nonzero(as_tuple=True)
+    w = weight_map[u, r]
+    ratio = index_map[u, r].double() / w.double()
+    src = torch.round(ratio).long() - 1
+    if u.numel() == 0 or bool(((ratio - torch.round(ratio)).abs() > 1e-3).any()) or bool(
+            ((src < 0) | (src >= in_size) | (src % d != r)).any()):
+        raise RuntimeError(f"could not separate the {mode} taps ({in_size}->{out_size}, scale={scale}, "
+                           f"antialias={antialias}); please report this as a bug")
+    order = torch.argsort(u * in_size + src)
+    u, src, w = u[order], src[order], w[order]
     counts = torch.bincount(u, minlength=out_size)
-    k_max = int(counts.max())
     starts = torch.cumsum(counts, 0) - counts
     slot = torch.arange(u.numel(), device=u.device) - starts[u]
+    k_max = int(counts.max())
     index = torch.zeros(out_size, k_max, dtype=torch.long, device=u.device)
     weight = torch.zeros(out_size, k_max, dtype=torch.float32, device=u.device)
-    index[u, slot] = h
+    index[u, slot] = src
     weight[u, slot] = w
     return index, weight
 
@@ -198,7 +226,7 @@ def downsample_labels(
     allow_upsample: bool = False,
     bicubic_clamp: bool = True,
     dtype: torch.dtype = torch.float32,
-    max_chunk_elements: int | None = None,
+    block_elements: int = 1 << 17,
 ) -> torch.Tensor:
     """Down-sample a label map with Nearest Neighbour or with soft labels (Sec. III-B, Eqs. 2-3 of soft-labels).
 
@@ -219,8 +247,8 @@ def downsample_labels(
             keep their non-void share). With ``False`` the raw interpolation is returned, equal to
             ``F.interpolate(one_hot, mode="bicubic")``, negatives included.
         dtype: output dtype of the soft labels (float32 matches the reference).
-        max_chunk_elements: bound on the (tap pairs x N x H' x W') temporaries; default N*C*H'*W'/8 (at least one
-            tap pair), so the temporaries stay below the output's size.
+        block_elements: taps processed per block (at least one output row per block); bounds the temporaries to
+            about 25 bytes per element (2-3 MB by default) whatever the input size.
 
     Returns:
         ``"nearest"``: hard labels (N, H', W') of ``labels.dtype``, equal to ``F.interpolate(mode="nearest")``.
@@ -247,27 +275,42 @@ def downsample_labels(
     w_idx, w_w = axis_taps(w, ow, sw, method, antialias, dev)
     kh, kw = h_idx.shape[1], w_idx.shape[1]
     plane = oh * ow
-    out = torch.zeros(n * num_classes * plane, dtype=dtype, device=dev)
-    # Flat position of (n, c=0, u, v) in the output; class c adds c * plane.
-    base = (torch.arange(n, device=dev).view(n, 1, 1, 1) * (num_classes * plane)
-            + torch.arange(plane, device=dev).view(1, 1, oh, ow))
-    budget = max_chunk_elements or max(n * plane, n * num_classes * plane // 8)
-    pairs_per_chunk = max(1, budget // (n * plane))
-    pairs = torch.cartesian_prod(torch.arange(kh, device=dev), torch.arange(kw, device=dev))
-    for p0 in range(0, pairs.shape[0], pairs_per_chunk):
-        i, j = pairs[p0:p0 + pairs_per_chunk].unbind(1)  # (P,)
-        rows, cols = h_idx.T[i], w_idx.T[j]  # (P, H'), (P, W')
-        tapped = labels[:, rows[:, :, None], cols[:, None, :]]  # (N, P, H', W'): label of each tapped pixel
-        weight = (h_w.T[i][:, :, None] * w_w.T[j][:, None, :]).to(dtype)  # (P, H', W'): f(h, w; u, v)
+    # Accumulate channels-last, (N, H', W', C): the classes of one output pixel are adjacent in memory, so the
+    # scatter stays cache-local. One extra slot at the end collects the taps that hit void pixels (the all-zero
+    # one-hot vector contributes nothing), which avoids masking the weights.
+    out = torch.zeros(n * plane * num_classes + 1, dtype=dtype, device=dev)
+    void_slot = n * plane * num_classes
+    # The work is a list of "tap rows" t = (tap pair (i, j), output row u), each with W' taps (one per output
+    # column v). We walk it in blocks of about `block_elements` taps with preallocated buffers: memory-bound
+    # gathers and scatters stay cache-sized and no large temporaries are allocated (and page-faulted) per block.
+    pairs = torch.cartesian_prod(torch.arange(kh, device=dev), torch.arange(kw, device=dev)).reshape(-1, 2)
+    n_rows = pairs.shape[0] * oh
+    rows_per_block = max(1, min(n_rows, block_elements // (n * ow)))
+    flat_labels = labels.reshape(n, h * w)
+    src = torch.empty(rows_per_block, ow, dtype=torch.long, device=dev)
+    tapped = torch.empty(n, rows_per_block * ow, dtype=labels.dtype, device=dev)
+    index = torch.empty(n, rows_per_block, ow, dtype=torch.long, device=dev)
+    weight = torch.empty(rows_per_block, ow, dtype=dtype, device=dev)
+    pixel = torch.arange(plane, device=dev).view(oh, ow) * num_classes  # flat (u, v, c=0) within one sample
+    sample = (torch.arange(n, device=dev) * (plane * num_classes)).view(n, 1, 1)
+    for t0 in range(0, n_rows, rows_per_block):
+        t = torch.arange(t0, min(n_rows, t0 + rows_per_block), device=dev)
+        m = t.numel()
+        pair, u = pairs[t // oh], t % oh  # (m, 2), (m,)
+        i, j = pair[:, 0], pair[:, 1]
+        s_ = src[:m]
+        torch.add(w_idx.T[j], (h_idx[u, i] * w)[:, None], out=s_)  # input pixel of each tap, (m, W')
+        torch.mul(w_w.T[j], h_w[u, i][:, None], out=weight[:m])  # f(h, w; u, v) = A[u, h] * B[v, w]
+        tp = tapped[:, :m * ow]
+        torch.gather(flat_labels, 1, s_.view(1, -1).expand(n, -1), out=tp)
+        ix = index[:, :m]
+        torch.add(pixel[u][None], sample, out=ix)
+        ix.add_(tp.view(n, m, ow))
         if ignore_index is not None:
-            void = tapped == ignore_index
-            weight = weight.masked_fill(void, 0.0)  # void = all-zero one-hot vector: contributes nothing
-            tapped = tapped.masked_fill(void, 0)
-        else:
-            weight = weight.expand_as(tapped)
-        out.scatter_add_(0, (base + tapped.long() * plane).reshape(-1), weight.reshape(-1))
-        del tapped, weight
-    out = out.view(n, num_classes, oh, ow)
+            ix.masked_fill_(tp.view(n, m, ow) == ignore_index, void_slot)
+        out.scatter_add_(0, ix.reshape(-1), weight[:m].expand(n, m, ow).reshape(-1))
+    out = out[:void_slot]
+    out = out.view(n, oh, ow, num_classes).permute(0, 3, 1, 2)  # (N, C, H', W') in channels_last memory format
     if method == "soft-bicubic" and bicubic_clamp:
         out = _clamp_soft(out)
     return out
