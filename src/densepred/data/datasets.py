@@ -164,8 +164,9 @@ class RealDataset(Dataset):
 
     def __init__(self, root=None, split: str = "train", size=None, transform=None, split_seed: int = 0):
         self.root = self.resolve_root(root)
-        if split not in self.splits:
-            raise DatasetError(f"{self.name}: unknown split {split!r}; choose one of {', '.join(self.splits)}.")
+        if split not in self.splits and not (self.root / "splits" / f"{split}.txt").is_file():
+            raise DatasetError(f"{self.name}: unknown split {split!r}; choose one of {', '.join(self.splits)} "
+                               f"(or define it in {self.root / 'splits' / (split + '.txt')}).")
         self.split = split
         self.size = size
         self.transform = transform

@@ -1,0 +1,376 @@
+"""Real-dataset adapters on tiny fixtures written in each official layout, and every malformed case."""
+
+import json
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from scipy.io import savemat
+
+from densepred.data import DatasetError, load_dataset
+from densepred.data.datasets import CITYSCAPES_ID_TO_TRAINID, REAL_DATASETS
+from densepred.data.manifest import entries
+
+H, W = 12, 16
+RNG = np.random.default_rng(0)
+
+
+def rgb():
+    return RNG.integers(0, 256, (H, W, 3), dtype=np.uint8)
+
+
+def binmask(values=(0, 255)):
+    m = np.zeros((H, W), np.uint8)
+    m[3:8, 4:11] = values[1]
+    return m
+
+
+def save(path: Path, arr, **kw):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(arr).save(path, **kw)
+    return path
+
+
+# ----------------------------------------------------------------------------------------------- fixtures
+def make_kvasir(root, n=5):
+    for i in range(n):
+        save(root / "Kvasir-SEG" / "images" / f"cju{i:03d}.jpg", rgb(), quality=95)
+        save(root / "Kvasir-SEG" / "masks" / f"cju{i:03d}.jpg", binmask(), quality=95)
+    return root
+
+
+def make_cvc(root, n=6, ext="png", sub="PNG"):
+    base = root / "CVC-ClinicDB" / sub if sub else root / "CVC-ClinicDB"
+    for i in range(1, n + 1):
+        save(base / "Original" / f"{i}.{ext}", rgb())
+        save(base / "Ground Truth" / f"{i}.{ext}", binmask())
+    return root
+
+
+def make_glas(root):
+    d = root / "Warwick QU Dataset (Released 2016_07_08)"
+    for pre, n in (("train", 3), ("testA", 2), ("testB", 1)):
+        for i in range(1, n + 1):
+            save(d / f"{pre}_{i}.bmp", rgb())
+            inst = np.zeros((H, W), np.uint8)
+            inst[1:4, 1:5] = 1
+            inst[6:10, 8:14] = 2  # instance ids, binarised by the loader
+            save(d / f"{pre}_{i}_anno.bmp", inst)
+    return root
+
+
+def make_dsb(root, n=4):
+    for i in range(n):
+        sid = f"{i:04x}abcd"
+        save(root / "stage1_train" / sid / "images" / f"{sid}.png", np.dstack([rgb(), np.full((H, W), 255, np.uint8)]))
+        a = np.zeros((H, W), np.uint8)
+        a[1:4, 1:4] = 255
+        b = np.zeros((H, W), np.uint8)
+        b[6:9, 6:12] = 255
+        save(root / "stage1_train" / sid / "masks" / "n1.png", a)
+        save(root / "stage1_train" / sid / "masks" / "n2.png", b)
+    return root
+
+
+def make_isic(root, n=3):
+    for part in ("Training", "Validation", "Test"):
+        for i in range(n):
+            save(root / "ISIC2018" / f"ISIC2018_Task1-2_{part}_Input" / f"ISIC_{i:07d}.jpg", rgb())
+            save(root / "ISIC2018" / f"ISIC2018_Task1_{part}_GroundTruth" / f"ISIC_{i:07d}_segmentation.png", binmask())
+    return root
+
+
+MONUSEG_XML = """<?xml version="1.0" encoding="UTF-8"?>
+<Annotations><Annotation><Regions>
+<Region Id="1"><Vertices><Vertex X="2" Y="2"/><Vertex X="7" Y="2"/><Vertex X="7" Y="6"/><Vertex X="2" Y="6"/></Vertices></Region>
+<Region Id="2"><Vertices><Vertex X="10" Y="7"/><Vertex X="14" Y="7"/><Vertex X="12" Y="11"/></Vertices></Region>
+</Regions></Annotation></Annotations>"""
+
+
+def make_monuseg(root):
+    tr = root / "MoNuSeg" / "MoNuSeg 2018 Training Data"
+    for i in range(2):
+        save(tr / "Tissue Images" / f"TCGA-{i}.tif", rgb())
+        (tr / "Annotations").mkdir(parents=True, exist_ok=True)
+        (tr / "Annotations" / f"TCGA-{i}.xml").write_text(MONUSEG_XML)
+    te = root / "MoNuSeg" / "MoNuSegTestData"
+    save(te / "TCGA-9.tif", rgb())
+    (te / "TCGA-9.xml").write_text(MONUSEG_XML)
+    return root
+
+
+def make_cityscapes(root, split="train", depth=True):
+    cs = root / "cityscapes"
+    for j, city in enumerate(("aachen", "bochum")):
+        stem = f"{city}_000000_00001{j}"
+        save(cs / "leftImg8bit" / split / city / f"{stem}_leftImg8bit.png", rgb())
+        ids = RNG.integers(0, 34, (H, W)).astype(np.uint8)
+        save(cs / "gtFine" / split / city / f"{stem}_gtFine_labelIds.png", ids)
+        if depth:
+            disp = np.zeros((H, W), np.uint16)
+            disp[2:, :] = 1 + 256 * 20  # disparity 20 px
+            disp[5:, :] = 1 + 256 * 40  # disparity 40 px
+            save(cs / "disparity" / split / city / f"{stem}_disparity.png", disp)
+            cam = {"extrinsic": {"baseline": 0.2, "pitch": 0.0}, "intrinsic": {"fx": 2000.0, "fy": 2000.0,
+                                                                                  "u0": 8, "v0": 6}}
+            p = cs / "camera" / split / city / f"{stem}_camera.json"
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_text(json.dumps(cam))
+    return root
+
+
+def make_kitti(root, n=200):
+    d = root / "data_semantics" / "training"
+    for i in range(n):
+        save(d / "image_2" / f"{i:06d}_10.png", rgb()[:4, :6])
+        save(d / "semantic" / f"{i:06d}_10.png", np.full((4, 6), 26, np.uint8))  # car
+    return root
+
+
+def make_nyu(root, n=5, mapping=True, raw_max=894):
+    d = root / "nyuv2"
+    d.mkdir(parents=True)
+    img = RNG.integers(0, 256, (n, H, W, 3), dtype=np.uint8)
+    lab = RNG.integers(0, raw_max + 1, (n, H, W)).astype(np.uint16)
+    dep = RNG.uniform(0.5, 10, (n, H, W)).astype(np.float32)
+    with h5py.File(d / "nyu_depth_v2_labeled.mat", "w") as f:  # MATLAB v7.3 column-major layout
+        f["images"] = img.transpose(0, 3, 2, 1)
+        f["labels"] = lab.transpose(0, 2, 1)
+        f["depths"] = dep.transpose(0, 2, 1)
+    savemat(d / "splits.mat", {"trainNdxs": np.array([[1], [2], [3]]), "testNdxs": np.array([[4], [5]])})
+    if mapping:
+        savemat(d / "classMapping40.mat", {"mapClass": (np.arange(894) % 40 + 1)[None, :]})
+    return root, img, lab, dep
+
+
+# ----------------------------------------------------------------------------------------------- adapters
+def check_item(it, binary=True):
+    assert it["image"].dtype == torch.float32 and it["image"].ndim == 3 and it["image"].shape[0] == 3
+    assert 0 <= float(it["image"].min()) and float(it["image"].max()) <= 1
+    assert it["mask"].dtype == torch.int64 and it["mask"].shape == it["image"].shape[1:]
+    if binary:
+        assert set(torch.unique(it["mask"]).tolist()) <= {0, 1}
+    assert isinstance(it["id"], str)
+
+
+def test_manifest_lists_every_loader_with_its_folder():
+    by_id = {e["id"]: e for e in entries()}
+    for name, cls in REAL_DATASETS.items():
+        assert name in by_id, f"{name} missing from data_manifest.yaml"
+        assert by_id[name]["dir"] == cls.dirname
+        assert by_id[name]["how_to_get"]
+
+
+def test_kvasir(tmp_path):
+    make_kvasir(tmp_path)
+    tr, te = load_dataset("kvasir-seg", tmp_path, "train"), load_dataset("kvasir-seg", tmp_path, "test")
+    assert len(tr) + len(te) == 5 and len(te) >= 1
+    assert not {s["id"] for s in tr.samples} & {s["id"] for s in te.samples}
+    it = tr[0]
+    check_item(it)
+    assert it["mask"][3:8, 4:11].all() and it["mask"].sum() == 35  # JPEG noise thresholded away
+    assert load_dataset("kvasir", tmp_path / "Kvasir-SEG", "all", size=(6, 8))[0]["image"].shape == (3, 6, 8)
+
+
+def test_kvasir_split_file(tmp_path):
+    make_kvasir(tmp_path)
+    (tmp_path / "Kvasir-SEG" / "splits").mkdir()
+    (tmp_path / "Kvasir-SEG" / "splits" / "val.txt").write_text("cju001\ncju003\n")
+    assert [s["id"] for s in load_dataset("kvasir-seg", tmp_path, "val").samples] == ["cju001", "cju003"]
+    (tmp_path / "Kvasir-SEG" / "splits" / "val.txt").write_text("cju001\nnope\n")
+    with pytest.raises(DatasetError, match="nope"):
+        load_dataset("kvasir-seg", tmp_path, "val")
+
+
+@pytest.mark.parametrize("ext,sub", [("png", "PNG"), ("tif", "")])
+def test_cvc_clinicdb(tmp_path, ext, sub):
+    make_cvc(tmp_path, ext=ext, sub=sub)
+    ds = load_dataset("cvc-clinicdb", tmp_path, "all")
+    assert len(ds) == 6
+    check_item(ds[0])
+
+
+def test_glas(tmp_path):
+    make_glas(tmp_path)
+    assert [len(load_dataset("glas", tmp_path, s)) for s in ("train", "test", "testA", "testB")] == [3, 3, 2, 1]
+    it = load_dataset("glas", tmp_path, "train")[0]
+    check_item(it)
+    assert int(it["mask"].sum()) == 12 + 24
+
+
+def test_dsb2018(tmp_path):
+    make_dsb(tmp_path)
+    ds = load_dataset("dsb2018", tmp_path, "all")
+    assert len(ds) == 4
+    it = ds[0]
+    check_item(it)
+    assert int(it["mask"].sum()) == 9 + 18  # union of the per-nucleus masks
+
+
+def test_isic2018(tmp_path):
+    make_isic(tmp_path)
+    for split in ("train", "val", "test"):
+        ds = load_dataset("isic2018", tmp_path, split)
+        assert len(ds) == 3
+        check_item(ds[2])
+
+
+def test_monuseg(tmp_path):
+    make_monuseg(tmp_path)
+    assert len(load_dataset("monuseg", tmp_path, "train")) == 2
+    it = load_dataset("monuseg", tmp_path, "test")[0]
+    check_item(it)
+    assert it["mask"][3, 4] == 1 and it["mask"][9, 12] == 1 and it["mask"][0, 0] == 0
+
+
+def test_cityscapes_labels_and_depth(tmp_path):
+    make_cityscapes(tmp_path)
+    ds = load_dataset("cityscapes", tmp_path, "train")
+    assert len(ds) == 2
+    it = ds[0]
+    check_item(it, binary=False)
+    ids = np.asarray(Image.open(ds.samples[0]["mask"]))
+    assert torch.equal(it["mask"], torch.from_numpy(CITYSCAPES_ID_TO_TRAINID[ids].astype(np.int64)))
+    assert set(torch.unique(it["mask"]).tolist()) <= set(range(19)) | {255}
+    d = it["depth"]
+    assert torch.all(d[:2] == 0)                                    # disparity 0 = invalid
+    assert torch.allclose(d[2:5], torch.tensor(0.2 * 2000 / 20.0))  # baseline * fx / disparity
+    assert torch.allclose(d[5:], torch.tensor(0.2 * 2000 / 40.0))
+    assert "depth" not in load_dataset("cityscapes", tmp_path, "train", depth=False)[0]
+
+
+def test_cityscapes_without_disparity_has_no_depth(tmp_path):
+    make_cityscapes(tmp_path, depth=False)
+    assert "depth" not in load_dataset("cityscapes", tmp_path, "train")[0]
+
+
+def test_kitti_fewshot_split(tmp_path):
+    make_kitti(tmp_path)
+    tr, te = load_dataset("kitti", tmp_path, "train"), load_dataset("kitti-semantics", tmp_path, "test")
+    assert [s["id"] for s in tr.samples] == [f"{i:06d}_10" for i in range(16)]
+    assert len(te) == 184 and te.samples[0]["id"] == "000016_10" and te.samples[-1]["id"] == "000199_10"
+    it = tr[0]
+    check_item(it, binary=False)
+    assert set(it["mask"].unique().tolist()) == {13}  # labelId 26 (car) -> train id 13
+
+
+def test_nyuv2(tmp_path):
+    root, img, lab, dep = make_nyu(tmp_path)
+    tr, te = load_dataset("nyuv2", root, "train"), load_dataset("nyudv2", root, "test")
+    assert len(tr) == 3 and len(te) == 2
+    it = te[1]  # testNdxs 5 -> index 4
+    check_item(it, binary=False)
+    assert torch.equal(it["image"], torch.from_numpy(img[4].transpose(2, 0, 1).astype(np.float32) / 255))
+    expected = np.where(lab[4] == 0, 255, (lab[4].astype(np.int64) - 1) % 40)
+    assert torch.equal(it["mask"], torch.from_numpy(expected))
+    assert torch.allclose(it["depth"], torch.from_numpy(dep[4]))
+
+
+# ----------------------------------------------------------------------------------------------- errors
+def test_missing_root_names_the_path(tmp_path):
+    with pytest.raises(DatasetError, match=str(tmp_path / "nowhere")):
+        load_dataset("kvasir-seg", tmp_path / "nowhere")
+
+
+def test_unknown_name_and_split(tmp_path):
+    with pytest.raises(DatasetError, match="unknown dataset"):
+        load_dataset("kvasir-segg", tmp_path)
+    make_glas(tmp_path)
+    with pytest.raises(DatasetError, match="unknown split"):
+        load_dataset("glas", tmp_path, "val")
+
+
+def test_missing_mask_folder(tmp_path):
+    make_kvasir(tmp_path)
+    for p in (tmp_path / "Kvasir-SEG" / "masks").iterdir():
+        p.unlink()
+    (tmp_path / "Kvasir-SEG" / "masks").rmdir()
+    with pytest.raises(DatasetError, match="masks"):
+        load_dataset("kvasir-seg", tmp_path)
+
+
+def test_mismatched_image_mask_counts_name_the_files(tmp_path):
+    make_cvc(tmp_path)
+    (tmp_path / "CVC-ClinicDB" / "PNG" / "Ground Truth" / "4.png").unlink()
+    with pytest.raises(DatasetError, match=r"6 images .* 5 masks.*'4'"):
+        load_dataset("cvc-clinicdb", tmp_path, "all")
+
+
+def test_missing_annotation_glas_and_dsb_masks(tmp_path):
+    make_glas(tmp_path)
+    (tmp_path / "Warwick QU Dataset (Released 2016_07_08)" / "testA_2_anno.bmp").unlink()
+    with pytest.raises(DatasetError, match="testA_2_anno.bmp"):
+        load_dataset("glas", tmp_path, "test")
+    make_dsb(tmp_path)
+    sid = sorted((tmp_path / "stage1_train").iterdir())[0]
+    for p in (sid / "masks").iterdir():
+        p.unlink()
+    with pytest.raises(DatasetError, match="no masks"):
+        load_dataset("dsb2018", tmp_path, "all")
+
+
+def test_unreadable_file_raises_at_item_load(tmp_path):
+    make_isic(tmp_path)
+    bad = tmp_path / "ISIC2018" / "ISIC2018_Task1-2_Training_Input" / "ISIC_0000001.jpg"
+    bad.write_bytes(b"not an image")
+    ds = load_dataset("isic2018", tmp_path, "train")
+    ds[0]
+    with pytest.raises(DatasetError, match="ISIC_0000001.jpg.*unreadable"):
+        ds[1]
+    assert len(ds.verify()) == 1
+
+
+def test_label_outside_class_list(tmp_path):
+    make_isic(tmp_path)
+    save(tmp_path / "ISIC2018" / "ISIC2018_Task1_Training_GroundTruth" / "ISIC_0000000_segmentation.png",
+         binmask((0, 7)))
+    with pytest.raises(DatasetError, match=r"ISIC_0000000_segmentation.png.*\[7\]"):
+        load_dataset("isic2018", tmp_path, "train")[0]
+    make_cityscapes(tmp_path)
+    lab = sorted((tmp_path / "cityscapes" / "gtFine" / "train").glob("*/*_labelIds.png"))[0]
+    save(lab, np.full((H, W), 40, np.uint8))
+    with pytest.raises(DatasetError, match="40"):
+        load_dataset("cityscapes", tmp_path, "train")[0]
+
+
+def test_image_and_label_size_mismatch(tmp_path):
+    make_kitti(tmp_path, n=16)
+    save(tmp_path / "data_semantics" / "training" / "semantic" / "000003_10.png", np.zeros((5, 6), np.uint8))
+    ds = load_dataset("kitti", tmp_path, "train")
+    with pytest.raises(DatasetError, match="000003_10"):
+        ds[3]
+    with pytest.raises(DatasetError, match="184 files .*missing"):
+        load_dataset("kitti", tmp_path, "test")
+
+
+def test_cityscapes_missing_label_and_disparity(tmp_path):
+    make_cityscapes(tmp_path)
+    disp = sorted((tmp_path / "cityscapes" / "disparity" / "train").glob("*/*.png"))[0]
+    disp.unlink()
+    with pytest.raises(DatasetError, match="disparity_trainvaltest.zip"):
+        load_dataset("cityscapes", tmp_path, "train")
+    assert len(load_dataset("cityscapes", tmp_path, "train", depth=False)) == 2
+    lab = sorted((tmp_path / "cityscapes" / "gtFine" / "train").glob("*/*_labelIds.png"))[0]
+    lab.unlink()
+    with pytest.raises(DatasetError, match="gtFine_trainvaltest.zip"):
+        load_dataset("cityscapes", tmp_path, "train", depth=False)
+
+
+def test_nyu_mapping_required_and_raw_ids_checked(tmp_path):
+    root, *_ = make_nyu(tmp_path / "a", mapping=False)
+    with pytest.raises(DatasetError, match="classMapping40.mat"):
+        load_dataset("nyuv2", root, "train")
+    root, *_ = make_nyu(tmp_path / "b", raw_max=900)
+    ds = load_dataset("nyuv2", root, "all")
+    with pytest.raises(DatasetError, match="> 894"):
+        ds[0]
+
+
+def test_monuseg_unmatched_xml(tmp_path):
+    make_monuseg(tmp_path)
+    (tmp_path / "MoNuSeg" / "MoNuSeg 2018 Training Data" / "Annotations" / "extra.xml").write_text(MONUSEG_XML)
+    with pytest.raises(DatasetError, match="2 images .* 3 annotations"):
+        load_dataset("monuseg", tmp_path, "train")
