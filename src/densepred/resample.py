@@ -170,13 +170,14 @@ def axis_taps(
         raise ValueError(f"axis_taps supports bilinear, bicubic and area, got {method!r}")
     d = min(in_size, _window(in_size, out_size, scale, mode, antialias))
     h = torch.arange(in_size, device=device)
-    comb = torch.zeros(2, 1, in_size, d, device=device)
+    # At least 2 columns: torch 2.13's antialiased CPU kernel returns wrong values for a width-1 input.
+    comb = torch.zeros(2, 1, in_size, max(d, 2), device=device)
     comb[0, 0, h, h % d] = 1.0
     comb[1, 0, h, h % d] = (h + 1).float()  # exact in float32 for in_size < 2**24
     if mode == "area":
-        resp = F.adaptive_avg_pool2d(comb, (out_size, d))
+        resp = F.adaptive_avg_pool2d(comb, (out_size, comb.shape[-1]))
     elif scale is None:
-        resp = F.interpolate(comb, size=(out_size, d), mode=mode, align_corners=False, antialias=antialias)
+        resp = F.interpolate(comb, size=(out_size, comb.shape[-1]), mode=mode, align_corners=False, antialias=antialias)
     else:
         resp = F.interpolate(comb, scale_factor=(scale, 1.0), mode=mode, align_corners=False, antialias=antialias)
     weight_map, index_map = resp[0, 0], resp[1, 0]  # (out_size, D)
