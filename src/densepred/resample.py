@@ -292,20 +292,31 @@ def downsample_labels(
     tapped = torch.empty(n, rows_per_block * ow, dtype=labels.dtype, device=dev)
     index = torch.empty(n, rows_per_block, ow, dtype=torch.long, device=dev)
     weight = torch.empty(rows_per_block, ow, dtype=dtype, device=dev)
-    pixel = torch.arange(plane, device=dev).view(oh, ow) * num_classes  # flat (u, v, c=0) within one sample
+    column = torch.arange(ow, device=dev) * num_classes  # flat (v, c=0) within one output row
     sample = (torch.arange(n, device=dev) * (plane * num_classes)).view(n, 1, 1)
     for t0 in range(0, n_rows, rows_per_block):
-        t = torch.arange(t0, min(n_rows, t0 + rows_per_block), device=dev)
-        m = t.numel()
-        pair, u = pairs[t // oh], t % oh  # (m, 2), (m,)
-        i, j = pair[:, 0], pair[:, 1]
+        t1 = min(n_rows, t0 + rows_per_block)
+        m = t1 - t0
+        t = torch.arange(t0, t1, device=dev)
+        u = t % oh
+        if t0 // oh == (t1 - 1) // oh:  # one tap pair (i, j) for the whole block: broadcast, no gathers
+            i, j = (int(x) for x in pairs[t0 // oh])
+            h_src, h_wt = h_idx[u, i], h_w[u, i]
+            w_src, w_wt = w_idx[:, j][None], w_w[:, j][None]
+        else:
+            pair = pairs[t // oh]  # (m, 2)
+            h_src, h_wt = h_idx[u, pair[:, 0]], h_w[u, pair[:, 0]]
+            w_src, w_wt = w_idx.T[pair[:, 1]], w_w.T[pair[:, 1]]
         s_ = src[:m]
-        torch.add(w_idx.T[j], (h_idx[u, i] * w)[:, None], out=s_)  # input pixel of each tap, (m, W')
-        torch.mul(w_w.T[j], h_w[u, i][:, None], out=weight[:m])  # f(h, w; u, v) = A[u, h] * B[v, w]
+        torch.add(w_src, (h_src * w)[:, None], out=s_)  # input pixel of each tap, (m, W')
+        torch.mul(w_wt, h_wt[:, None], out=weight[:m])  # f(h, w; u, v) = A[u, h] * B[v, w]
         tp = tapped[:, :m * ow]
         torch.gather(flat_labels, 1, s_.view(1, -1).expand(n, -1), out=tp)
         ix = index[:, :m]
-        torch.add(pixel[u][None], sample, out=ix)
+        if n == 1:
+            torch.add((u * (ow * num_classes))[:, None], column, out=ix[0])  # flat (u, v, c=0)
+        else:
+            torch.add(torch.add((u * (ow * num_classes))[:, None], column)[None], sample, out=ix)  # (n, u, v, c=0)
         ix.add_(tp.view(n, m, ow))
         if ignore_index is not None:
             ix.masked_fill_(tp.view(n, m, ow) == ignore_index, void_slot)
