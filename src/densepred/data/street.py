@@ -289,41 +289,51 @@ def _paint_background(cv: Canvas, rng: np.random.Generator, layout: dict) -> Non
     Zb = np.broadcast_to(Z, gl.shape)
     cv.s = np.where(gl, Xb, 0).astype(np.float32)
     cv.t = np.where(gl, Zb, 0).astype(np.float32)
-    # Facades: vertical planes x = xf; depth depends on the column only.
+    # Facades: vertical planes x = xf; depth depends on the column only, and only the columns whose rays head
+    # towards that side (a * xf > 0) can hit it, so work on that column window.
     for side, xf in (("left", layout["facade"][0]), ("right", layout["facade"][1])):
         bounds, heights, kinds = layout["segments"][side]
-        tf = np.where(a * xf > 0, xf / a, np.inf)                              # (1,W)
+        cols = np.nonzero(cam.a * xf > 0)[0]
+        if cols.size == 0:
+            continue
+        win = (slice(None), slice(int(cols[0]), int(cols[-1]) + 1))
+        tf = xf / a[win]                                                        # (1,w)
         Yf = tf * dy
         Zf = tf * dz
         k = np.clip(np.searchsorted(bounds, Zf) - 1, 0, len(heights) - 1)
         hit = (Yf <= h) & (Yf >= h - heights[k]) & (Zf > 0) & (Zf < bounds[-1]) & (kinds[k] >= 0)
-        hit &= tf < cv.zbuf
+        hit &= tf < cv.zbuf[win]
         if not hit.any():
             continue
-        tfull = np.broadcast_to(tf, hit.shape)
-        cv.zbuf[hit] = tfull[hit]
-        cv.label[hit] = kinds[k][hit]
-        cv.layer[hit] = _LAYER_FACADE
-        cv.s[hit] = Zf[hit]
-        cv.t[hit] = (h - Yf)[hit]
-        cv.seg[hit] = (k + (0 if side == "left" else 100))[hit]
-        cv.shade[hit] = 0.8 if side == "left" else 1.0
-    # Backdrop: plane z = zb with a skyline; depth depends on the row only.
+        cv.zbuf[win][hit] = np.broadcast_to(tf, hit.shape)[hit]
+        cv.label[win][hit] = kinds[k][hit]
+        cv.layer[win][hit] = _LAYER_FACADE
+        cv.s[win][hit] = Zf[hit]
+        cv.t[win][hit] = (h - Yf)[hit]
+        cv.seg[win][hit] = (k + (0 if side == "left" else 100))[hit]
+        cv.shade[win][hit] = 0.8 if side == "left" else 1.0
+    # Backdrop: plane z = zb with a skyline; depth and height depend on the row only, so only the rows whose
+    # height above the ground lies within the skyline's range are computed.
     zback = layout["back_z"]
-    tb = zback / dz                                                            # (H,1)
-    Xk = tb * a
-    Yk = tb * dy
     xb_bounds, xb_heights, xb_kinds = layout["backdrop"]
-    k = np.clip(np.searchsorted(xb_bounds, Xk) - 1, 0, len(xb_heights) - 1)
-    hit = (Yk <= h) & (Yk >= h - xb_heights[k]) & (tb > 0) & (tb < cv.zbuf)
-    if hit.any():
-        cv.zbuf[hit] = np.broadcast_to(tb, hit.shape)[hit]
-        cv.label[hit] = xb_kinds[k][hit]
-        cv.layer[hit] = _LAYER_BACK
-        cv.s[hit] = np.broadcast_to(Xk, hit.shape)[hit]
-        cv.t[hit] = np.broadcast_to(h - Yk, hit.shape)[hit]
-        cv.seg[hit] = (k + 200)[hit]
-        cv.shade[hit] = 0.9
+    tb1 = zback / cam.dz                                                        # (H,)
+    Y1 = tb1 * cam.dy
+    rows = np.nonzero((tb1 > 0) & (Y1 <= h) & (Y1 >= h - xb_heights.max()))[0]
+    if rows.size:
+        win = (slice(int(rows[0]), int(rows[-1]) + 1), slice(None))
+        tb = tb1[win[0]][:, None]
+        Xk = tb * a
+        Yk = Y1[win[0]][:, None]
+        k = np.clip(np.searchsorted(xb_bounds, Xk) - 1, 0, len(xb_heights) - 1)
+        hit = (Yk <= h) & (Yk >= h - xb_heights[k]) & (tb < cv.zbuf[win])
+        if hit.any():
+            cv.zbuf[win][hit] = np.broadcast_to(tb, hit.shape)[hit]
+            cv.label[win][hit] = xb_kinds[k][hit]
+            cv.layer[win][hit] = _LAYER_BACK
+            cv.s[win][hit] = Xk[hit]
+            cv.t[win][hit] = np.broadcast_to(h - Yk, hit.shape)[hit]
+            cv.seg[win][hit] = (k + 200)[hit]
+            cv.shade[win][hit] = 0.9
 
 
 def _segments(rng, z_end, p_kinds):
@@ -588,58 +598,78 @@ def render_street(rng: np.random.Generator, size=(256, 512), focus: str | None =
             "focus_instance": focus_inst}
 
 
+# Background materials: (texture, amplitude, texels per metre, base colour); index = material id.
+_MATERIALS = (
+    ("gravel", 0.08, 60, (0.33, 0.33, 0.35)),   # 0 road
+    ("brick", 0.12, 80, (0.6, 0.56, 0.52)),     # 1 sidewalk
+    ("grass", 0.18, 90, (0.35, 0.45, 0.2)),     # 2 terrain
+    ("brick", 0.10, 70, (0.6, 0.6, 0.6)),       # 3 building (tinted per facade segment)
+    ("grass", 0.30, 50, (0.2, 0.33, 0.12)),     # 4 vegetation (facade hedges, backdrop trees)
+    ("gravel", 0.10, 50, (0.55, 0.53, 0.5)),    # 5 wall
+)
+_TEX_NAMES = ("gravel", "brick", "grass")
+
+
+@lru_cache(maxsize=1)
+def _material_tables():
+    tx = textures()
+    stack = np.stack([tx[n] for n in _TEX_NAMES]).astype(np.float32)
+    tex_id = np.array([_TEX_NAMES.index(m[0]) for m in _MATERIALS], np.intp)
+    amp = np.array([m[1] for m in _MATERIALS], np.float32)
+    scale = np.array([m[2] for m in _MATERIALS], np.float32)
+    # (layer, label) -> material; ground layer uses road/sidewalk/terrain, facade/backdrop layers the others.
+    lut = np.zeros((5, 256), np.intp)
+    lut[_LAYER_GROUND, C["sidewalk"]] = 1
+    lut[_LAYER_GROUND, C["terrain"]] = 2
+    for layer in (_LAYER_FACADE, _LAYER_BACK):
+        lut[layer, :] = 3
+        lut[layer, C["vegetation"]] = 4
+        lut[layer, C["wall"]] = 5
+    return stack, tex_id, amp, scale, lut
+
+
 def _shade(cv: Canvas, rng: np.random.Generator, lay: dict) -> np.ndarray:
-    """Colours from layer, class, texture, shading; then distance haze and sensor noise."""
+    """Colours from layer, class, texture, shading; then distance haze and sensor noise.
+
+    Background pixels (ground, facades, backdrop) look up a material per (layer, label) and sample its texture
+    at world coordinates (s, t) in metres, so textures shrink with distance as they should. Computed on the
+    whole image with lookup tables (cheaper than boolean gathers per class)."""
     tx = textures()
     H, W = cv.label.shape
-    img = np.zeros((H, W, 3), np.float32)
-    T = 512
-
-    def look(name, s, t, scale):
-        return tx[name][(t * scale).astype(np.int64) % T, (s * scale).astype(np.int64) % T]
-
-    ground = cv.layer == _LAYER_GROUND
-    if ground.any():
-        s, t, lab = cv.s[ground], cv.t[ground], cv.label[ground]
-        base = np.empty((s.size, 3), np.float32)
-        mod = np.empty(s.size, np.float32)
-        road = lab == C["road"]
-        side = lab == C["sidewalk"]
-        ter = lab == C["terrain"]
-        base[road] = _jitter(rng, (0.33, 0.33, 0.35), 0.04)
-        mod[road] = 0.08 * look("gravel", s[road], t[road], 60)
-        base[side] = _jitter(rng, (0.6, 0.56, 0.52), 0.05)
-        mod[side] = 0.12 * look("brick", s[side], t[side], 80)
-        base[ter] = _jitter(rng, (0.35, 0.45, 0.2), 0.05)
-        mod[ter] = 0.18 * look("grass", s[ter], t[ter], 90)
-        xl, xr = lay["road"]
-        lane = np.zeros(s.size, bool)
-        for xm in np.arange(xl + 3.2, xr - 0.5, 3.2):
-            lane |= (np.abs(s - xm) < 0.08) & (np.mod(t, 9.0) < 4.5)
-        lane &= road
-        col = base * (1 + mod)[:, None]
-        col[lane] = 0.85
-        img[ground] = col
-    fac = (cv.layer == _LAYER_FACADE) | (cv.layer == _LAYER_BACK)
-    if fac.any():
-        s, t, lab, seg = cv.s[fac], cv.t[fac], cv.label[fac], cv.seg[fac].astype(np.int64)
-        tint = np.random.default_rng(rng.integers(2**31)).uniform(0.35, 0.85, (300, 3)).astype(np.float32)
-        tint = 0.5 * tint + 0.5 * tint.mean(1, keepdims=True)
-        col = tint[seg] * (1 + 0.1 * look("brick", s, t, 70))[:, None]
-        win = (np.mod(s, 3.0) > 1.4) & (np.mod(t, 3.2) > 1.2) & (np.mod(t, 3.2) < 2.6) & (t > 3)
-        win &= lab == C["building"]
-        col[win] = col[win] * 0.35 + np.float32([0.05, 0.08, 0.12])
-        veg = lab == C["vegetation"]
-        col[veg] = np.float32([0.2, 0.33, 0.12]) * (1 + 0.3 * look("grass", s[veg], t[veg], 50))[:, None]
-        wall = lab == C["wall"]
-        col[wall] = np.float32([0.55, 0.53, 0.5]) * (1 + 0.1 * look("gravel", s[wall], t[wall], 50))[:, None]
-        img[fac] = col
+    stack, tex_id, amp, scale, lut = _material_tables()
+    mat = lut[cv.layer, cv.label]
+    base = np.array([_jitter(rng, m[3], 0.04) for m in _MATERIALS], np.float32)
+    tint = np.random.default_rng(rng.integers(2**31)).uniform(0.35, 0.85, (300, 3)).astype(np.float32)
+    tint = 0.5 * tint + 0.5 * tint.mean(1, keepdims=True)
+    colors = np.concatenate([base, tint, np.stack(cv.colors).astype(np.float32)])
+    # colour index: material base, facade segment tint for buildings, instance colour for objects
+    cidx = np.where(mat == 3, len(base) + cv.seg, mat)
     obj = cv.layer == _LAYER_OBJECT
-    if obj.any():
-        nz = tx["noise"]
-        ys, xs = np.nonzero(obj)
-        cols = np.stack(cv.colors)[cv.inst[obj]]
-        img[obj] = cols * (1 + 0.06 * nz[ys % 256, xs % 256])[:, None]
+    cidx = np.where(obj, len(base) + len(tint) + cv.inst, cidx)
+    sc = scale[mat]
+    iy = (cv.t * sc).astype(np.int32) & 511
+    ix = (cv.s * sc).astype(np.int32) & 511
+    mod = amp[mat] * stack[tex_id[mat], iy, ix]
+    ys = np.arange(H)[:, None] & 255
+    xs = np.arange(W)[None, :] & 255
+    mod = np.where(obj, 0.06 * tx["noise"][ys, xs], mod)
+    img = colors[cidx] * (1 + mod)[..., None]
+    # windows on buildings, lane markings on the road
+    s, t = cv.s, cv.t
+    # window grid: 3.0 m bays, 3.2 m storeys (fractional parts via int casts: np.mod on floats is slow)
+    qs = (s + 3000.0) * np.float32(1 / 3.0)
+    qt = t * np.float32(1 / 3.2)
+    fs = qs - qs.astype(np.int32)
+    ft = qt - qt.astype(np.int32)
+    win = (mat == 3) & (cv.label == C["building"]) & (t > 3) & (fs > 1.4 / 3.0) & (ft > 1.2 / 3.2) & (ft < 2.6 / 3.2)
+    img[win] = img[win] * 0.35 + np.float32([0.05, 0.08, 0.12])
+    xl, xr = lay["road"]
+    road = (cv.layer == _LAYER_GROUND) & (cv.label == C["road"])
+    lane = np.zeros((H, W), bool)
+    for xm in np.arange(xl + 3.2, xr - 0.5, 3.2):
+        lane |= np.abs(s - xm) < 0.08
+    lane &= road & (np.mod(t, 9.0) < 4.5)
+    img[lane] = 0.85
     img *= cv.shade[..., None]
     # Sky: vertical gradient plus clouds; haze towards the horizon colour with distance (all float32, in place).
     sky = cv.layer == _LAYER_SKY
