@@ -112,6 +112,9 @@ def test_dataset_cache_roundtrip(tmp_path):
         assert torch.equal(a["mask"], b["mask"]) and torch.equal(a["depth"], b["depth"])
         assert torch.allclose(a["image"], b["image"], atol=2e-3)
         assert a["id"] == b["id"]
+        assert a["camera"] == pytest.approx(b["camera"])
+    nuc = SyntheticDataset("synth-nuclei", n=2, size=32, cache=True, cache_root=tmp_path)[1]
+    assert nuc["difficulty_params"] == SyntheticDataset("synth-nuclei", n=2, size=32)[1]["difficulty_params"]
     arrays = load_cache(write_cache("synth-objects", 2, (16, 16), 0, "test", tmp_path / "o.npz"))
     assert arrays["image"].shape == (2, 16, 16, 3) and arrays["label"].shape == (2,)
 

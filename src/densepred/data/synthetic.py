@@ -162,6 +162,10 @@ class SyntheticDataset(Dataset):
             item["id"] = f"{self.name}/{self.split}/s{self.seed}/{index:06d}"
             if "difficulty" in a:
                 item["difficulty"] = float(a["difficulty"][index])
+            for key in a:
+                if "." in key:
+                    group, sub = key.split(".", 1)
+                    item.setdefault(group, {})[sub] = a[key][index].item()
             return to_torch(item)
         return to_torch(generate(self.name, index, self.seed, self.split, self.size))
 
@@ -182,6 +186,9 @@ def write_cache(name: str, n: int, size, seed: int, split: str, path: Path, prog
         for k in ("image", "mask", "depth", "label", "difficulty"):
             if k in it:
                 cols.setdefault(k, []).append(it[k])
+        for k in ("camera", "difficulty_params"):  # dict metadata, one array per entry
+            for sub, v in it.get(k, {}).items():
+                cols.setdefault(f"{k}.{sub}", []).append(v)
     arrays = {k: np.stack(v) if k != "image" else np.stack(v).astype(np.float16) for k, v in cols.items()}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
