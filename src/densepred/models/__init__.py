@@ -45,3 +45,9 @@ def build_model(name: str, **kwargs) -> nn.Module:
 
 
 __all__ = ["build_model", "available_models", "register", "lift", "SLUNet", "unet2d"]
+
+# --- depth-pretraining: Monodepth2-style ResNet encoder + multi-scale decoder ---------------------------------
+from .resnet_unet import ResNetUNet, resnet_unet  # noqa: E402
+
+register("resnet18-unet", lambda **kw: resnet_unet(18, **kw))
+register("resnet50-unet", lambda **kw: resnet_unet(50, **kw))
