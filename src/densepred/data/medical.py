@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.ndimage import gaussian_filter
-from skimage.draw import disk, ellipse, polygon
+from skimage.draw import disk, ellipse, line, polygon
 
 from .street import textures
 
@@ -156,10 +156,15 @@ def vessels(rng: np.random.Generator, size=(256, 256)):
         for _ in range(steps):
             ang += rng.normal(0, 0.25)
             ny, nx = y + np.sin(ang) * length / steps, x + np.cos(ang) * length / steps
-            nrm = np.array([np.cos(ang), -np.sin(ang)]) * max(w, 0.6) / 2
-            py = [y + nrm[1], ny + nrm[1], ny - nrm[1], y - nrm[1]]
-            px = [x + nrm[0], nx + nrm[0], nx - nrm[0], x - nrm[0]]
-            rr, cc = polygon(py, px, (H, W))
+            if w < 1.5:  # 1 px wide: a connected Bresenham line (thin polygons rasterise into dots)
+                rr, cc = line(int(round(y)), int(round(x)), int(round(ny)), int(round(nx)))
+                keep = (rr >= 0) & (rr < H) & (cc >= 0) & (cc < W)
+                rr, cc = rr[keep], cc[keep]
+            else:
+                nrm = np.array([np.cos(ang), -np.sin(ang)]) * w / 2
+                py = [y + nrm[1], ny + nrm[1], ny - nrm[1], y - nrm[1]]
+                px = [x + nrm[0], nx + nrm[0], nx - nrm[0], x - nrm[0]]
+                rr, cc = polygon(py, px, (H, W))
             mask[rr, cc] = 1
             n_seg += 1
             y, x = ny, nx
