@@ -268,3 +268,17 @@ def test_bad_input_other_functions():
         downsample_image(torch.zeros(1, 3, 8, 8, dtype=torch.uint8), scale=0.5)
     with pytest.raises(ValueError, match="method must be"):
         downsample_image(torch.zeros(1, 3, 8, 8), scale=0.5, method="lanczos")
+
+
+def test_soft_to_rgb_mixes_palette_colours():
+    from densepred.resample import soft_to_rgb
+
+    palette = [(255, 0, 0), (0, 0, 255), (0, 255, 0)]
+    hard = torch.tensor([[0, 1], [2, VOID]])
+    rgb_hard = soft_to_rgb(hard, palette)
+    assert rgb_hard.shape == (2, 2, 3) and rgb_hard.dtype.name == "uint8"
+    assert rgb_hard[1, 1].tolist() == [0, 0, 0]
+    soft = reference(hard[None], "soft-bilinear", c=3, size=(2, 2))[0]  # one-hot, void = zeros
+    assert (soft_to_rgb(soft, palette) == rgb_hard).all()
+    mixed = torch.tensor([0.5, 0.25, 0.0]).view(3, 1, 1)  # a quarter void (black)
+    assert soft_to_rgb(mixed, palette)[0, 0].tolist() == [128, 0, 64]

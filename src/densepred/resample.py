@@ -501,18 +501,96 @@ def stream_priors(
 
     Args:
         label_batches: iterable of (N, H, W) integer label batches (e.g. a DataLoader over a split).
-        samplings: ``{name: (method, scale)}`` or a list of ``(method, scale)`` (named ``"method@scale"``).
+        samplings: ``{name: (method, scale)}`` or a list of ``(method, scale)`` (named ``"method@scale"``); a
+            third element, a dict, passes more keyword arguments to :func:`downsample_labels` (e.g. antialias).
     Returns:
         ``{"original": (C,), name: (C,), ...}`` float64 priors; ``prior_discrepancy(out["original"], out[name])``
         gives Eq. 5.
     """
     if not isinstance(samplings, Mapping):
-        samplings = {f"{m}@{s:g}": (m, s) for m, s in samplings}
+        samplings = {f"{spec[0]}@{spec[1]:g}": spec for spec in samplings}
     accs = {"original": PriorAccumulator(num_classes, ignore_index)}
     accs.update({name: PriorAccumulator(num_classes, ignore_index) for name in samplings})
     for batch in label_batches:
         accs["original"].update(batch)
-        for name, (method, s) in samplings.items():
+        for name, (method, s, *extra) in samplings.items():
+            kwargs = {"antialias": antialias, **(extra[0] if extra else {})}
             accs[name].update(downsample_labels(batch, scale=s, method=method, num_classes=num_classes,
-                                                ignore_index=ignore_index, antialias=antialias))
+                                                ignore_index=ignore_index, **kwargs))
     return {name: acc.priors() for name, acc in accs.items()}
+
+
+# --- figures (Figs. 3-4 of soft-labels); matplotlib is imported lazily --------------------------------------
+
+
+def soft_to_rgb(soft: torch.Tensor, palette, void_color=(0, 0, 0)):
+    """Colour a soft (C, H, W) or hard (H, W) label map with a (C, 3) uint8 palette; returns (H, W, 3) uint8.
+
+    A soft pixel gets the mass-weighted mix of its classes' colours; its missing (void) mass is drawn in
+    ``void_color``. Hard labels outside the palette (void) get ``void_color``.
+    """
+    import numpy as np
+
+    pal = torch.as_tensor(np.asarray(palette), dtype=torch.float32)
+    void = torch.as_tensor(void_color, dtype=torch.float32)
+    if soft.is_floating_point():
+        mix = torch.einsum("chw,ck->hwk", soft.float(), pal) + (1 - soft.sum(0)).clamp(min=0)[..., None] * void
+    else:
+        valid = (soft >= 0) & (soft < pal.shape[0])
+        mix = torch.where(valid[..., None], pal[soft.clamp(0, pal.shape[0] - 1).long()], void)
+    return mix.round().clamp(0, 255).to(torch.uint8).numpy()
+
+
+def soft_class_cmap():
+    """The colour map of Fig. 3: 0 -> white (use ``vmin`` just above 0), partial mass -> yellow, 1 -> blue."""
+    from matplotlib.colors import LinearSegmentedColormap
+
+    cmap = LinearSegmentedColormap.from_list("soft-label", ["#f2d22e", "#7aa36b", "#1f3fbf"])
+    cmap.set_under("white")
+    return cmap
+
+
+def plot_class_panels(hard: torch.Tensor, soft: torch.Tensor, classes: Sequence[int], class_names: Sequence[str],
+                      row_names: Sequence[str] = ("Nearest Neighbour", "soft label")):
+    """Fig. 3 of soft-labels: one column per class; top: hard labels == c (blue), bottom: soft mass of c.
+
+    Args:
+        hard: (H', W') Nearest-Neighbour labels; soft: (C, H', W') soft labels.
+    Returns:
+        the matplotlib Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    cmap = soft_class_cmap()
+    fig, axes = plt.subplots(2, len(classes), figsize=(2.6 * len(classes), 3.2), squeeze=False)
+    for col, c in enumerate(classes):
+        for row, img in enumerate(((hard == c).float(), soft[c].float())):
+            ax = axes[row, col]
+            ax.imshow(img.numpy(), cmap=cmap, vmin=1e-6, vmax=1.0, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if row == 0:
+                ax.set_title(class_names[c], fontsize=9)
+            if col == 0:
+                ax.set_ylabel(row_names[row], fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_class_distributions(dists: Mapping[str, torch.Tensor], class_names: Sequence[str], ax=None):
+    """Fig. 4 (bottom row) of soft-labels: grouped bars of several (C,) class distributions, present classes only."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 3))
+    stacked = torch.stack([torch.as_tensor(d, dtype=torch.float64) for d in dists.values()])
+    present = (stacked > 0).any(0).nonzero().flatten().tolist()
+    x = np.arange(len(present))
+    width = 0.8 / len(dists)
+    for k, (name, d) in enumerate(dists.items()):
+        ax.bar(x + (k - (len(dists) - 1) / 2) * width, torch.as_tensor(d)[present].numpy(), width, label=name)
+    ax.set_xticks(x, [class_names[c] for c in present], rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("share of the region")
+    ax.legend(fontsize=8)
+    return ax
