@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from densepred.masking import LEVELS, apply_mask, coverage, random_holes
+from densepred.masking import LEVELS, apply_mask, coverage, mask_statistics, random_holes
 
 
 @pytest.mark.parametrize("level", ["low", "high"])
@@ -118,3 +118,15 @@ def test_apply_mask_rejects_mismatches():
         apply_mask(image, torch.zeros(2, 8, 9, dtype=torch.bool))
     with pytest.raises(ValueError, match="masks for a batch"):
         apply_mask(image, torch.zeros(3, 8, 8, dtype=torch.bool))
+
+
+def test_mask_statistics():
+    m = torch.zeros(2, 10, 10, dtype=torch.bool)
+    m[0, :2, :2] = True
+    m[0, 5:, 5:] = True  # two regions: 4 and 25 pixels
+    stats = mask_statistics(m)
+    assert stats["components"].tolist() == [2, 0]
+    assert stats["coverage"].tolist() == [0.29, 0.0]
+    assert stats["largest_fraction"][0] == pytest.approx(25 / 29)
+    with pytest.raises(ValueError, match="bool"):
+        mask_statistics(torch.zeros(1, 4, 4))

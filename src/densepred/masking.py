@@ -29,7 +29,7 @@ import torch
 #: Coverage ranges (fraction of pixels removed) of the two masking levels of Table 3 of masksup.
 LEVELS: dict[str, tuple[float, float]] = {"low": (0.01, 0.10), "high": (0.50, 0.60)}
 
-__all__ = ["LEVELS", "apply_mask", "coverage", "random_holes"]
+__all__ = ["LEVELS", "apply_mask", "coverage", "mask_statistics", "random_holes"]
 
 
 def _numpy_generator(generator) -> np.random.Generator:
@@ -215,6 +215,29 @@ def random_holes(
 def coverage(mask: torch.Tensor) -> torch.Tensor:
     """Fraction of removed pixels per mask: ``(..., H, W)`` bool -> ``(...)`` float."""
     return mask.float().mean(dim=(-2, -1))
+
+
+def mask_statistics(masks: torch.Tensor) -> dict[str, np.ndarray]:
+    """Per-mask shape statistics of a ``(N, H, W)`` bool batch, for describing masks (8-connected components via
+    ``scipy.ndimage.label``).
+
+    Returns:
+        ``{"coverage": (N,), "components": (N,) number of separate removed regions, "largest_fraction": (N,)
+        share of the removed pixels that lie in the largest region}``.
+    """
+    from scipy import ndimage
+
+    if masks.dim() != 3 or masks.dtype != torch.bool:
+        raise ValueError(f"masks must be a (N, H, W) bool tensor, got {tuple(masks.shape)} {masks.dtype}")
+    arr = masks.cpu().numpy()
+    components, largest = [], []
+    for m in arr:
+        labels, n = ndimage.label(m, structure=np.ones((3, 3), dtype=bool))
+        components.append(n)
+        sizes = np.bincount(labels.ravel())[1:]
+        largest.append(sizes.max() / sizes.sum() if n else 0.0)
+    return {"coverage": arr.mean(axis=(1, 2)), "components": np.asarray(components),
+            "largest_fraction": np.asarray(largest)}
 
 
 def apply_mask(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
