@@ -108,6 +108,7 @@ def make_cityscapes(root, split="train", depth=True):
         stem = f"{city}_000000_00001{j}"
         save(cs / "leftImg8bit" / split / city / f"{stem}_leftImg8bit.png", rgb())
         ids = RNG.integers(0, 34, (H, W)).astype(np.uint8)
+        ids[0, 0] = 255  # licence plate (id -1 stored as 255) -> void
         save(cs / "gtFine" / split / city / f"{stem}_gtFine_labelIds.png", ids)
         if depth:
             disp = np.zeros((H, W), np.uint16)
@@ -240,6 +241,14 @@ def test_cityscapes_labels_and_depth(tmp_path):
     assert torch.allclose(d[2:5], torch.tensor(0.2 * 2000 / 20.0))  # baseline * fx / disparity
     assert torch.allclose(d[5:], torch.tensor(0.2 * 2000 / 40.0))
     assert "depth" not in load_dataset("cityscapes", tmp_path, "train", depth=False)[0]
+
+
+def test_indexed_label_png_keeps_palette_indices(tmp_path):
+    make_kitti(tmp_path, n=16)
+    im = Image.fromarray(np.full((4, 6), 24, np.uint8), mode="L").convert("P")
+    im.putpalette([255 - (i % 256) for i in range(768)])  # palette colours differ from the indices
+    im.save(tmp_path / "data_semantics" / "training" / "semantic" / "000002_10.png")
+    assert set(load_dataset("kitti", tmp_path, "train")[2]["mask"].unique().tolist()) == {11}  # person
 
 
 def test_cityscapes_without_disparity_has_no_depth(tmp_path):

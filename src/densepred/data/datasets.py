@@ -31,8 +31,9 @@ class DatasetError(ValueError):
     """A dataset on disk is missing or malformed; the message names the path and how to fix it."""
 
 
-# Cityscapes labelIds (0..33) -> train ids (cityscapesscripts/helpers/labels.py); 255 = ignored.
-CITYSCAPES_ID_TO_TRAINID = np.full(34, VOID, np.uint8)
+# Cityscapes labelIds (0..33) -> train ids (cityscapesscripts/helpers/labels.py); 255 = ignored. Index 255 is
+# also void: the licence plate's id -1 can only be stored as 255 in an 8-bit label image.
+CITYSCAPES_ID_TO_TRAINID = np.full(256, VOID, np.uint8)
 for _id, _tid in {7: 0, 8: 1, 11: 2, 12: 3, 13: 4, 17: 5, 19: 6, 20: 7, 21: 8, 22: 9, 23: 10, 24: 11, 25: 12,
                   26: 13, 27: 14, 28: 15, 31: 16, 32: 17, 33: 18}.items():
     CITYSCAPES_ID_TO_TRAINID[_id] = _tid
@@ -76,7 +77,9 @@ def read_image(path: Path) -> np.ndarray:
     return (arr.astype(np.float32) / scale).clip(0, 1)
 
 
-def _read_array(path: Path) -> np.ndarray:
+def _read_array(path: Path, palette_to_rgb: bool = True) -> np.ndarray:
+    """Pixels of an image file. Palette ("P") images become RGB for photographs, but stay palette *indices* for
+    label maps (``palette_to_rgb=False``): indexed label PNG/BMP files store the class id as the index."""
     from PIL import Image
 
     path = Path(path)
@@ -85,6 +88,8 @@ def _read_array(path: Path) -> np.ndarray:
     try:
         with Image.open(path) as im:
             im.load()
+            if im.mode == "P" and not palette_to_rgb:
+                return np.asarray(im)
             if im.mode in ("P", "CMYK", "YCbCr", "LA", "PA"):
                 im = im.convert("RGB" if im.mode != "LA" else "L")
             return np.asarray(im)
@@ -95,7 +100,7 @@ def _read_array(path: Path) -> np.ndarray:
 
 def read_label(path: Path) -> np.ndarray:
     """A single-channel label image as an integer array (RGB label images take the first channel)."""
-    arr = _read_array(path)
+    arr = _read_array(path, palette_to_rgb=False)
     if arr.ndim == 3:
         arr = arr[..., 0]
     return arr
@@ -515,11 +520,12 @@ class Cityscapes(RealDataset):
         return out
 
     def load_label(self, s):
-        ids = read_label(s["mask"])
-        bad = np.unique(ids[ids >= len(CITYSCAPES_ID_TO_TRAINID)])
+        ids = read_label(s["mask"]).astype(np.int64)
+        bad = np.unique(ids[(ids > 33) & (ids != 255)])
         if bad.size:
-            raise DatasetError(f"cityscapes: {s['mask']} has label ids {bad[:10].tolist()} > 33; use the "
-                               "*_gtFine_labelIds.png files (not *_color.png or *_instanceIds.png).")
+            raise DatasetError(f"{s['mask']} has label ids {bad[:10].tolist()} outside Cityscapes' 0..33 (255 = "
+                               "licence plate/void); use the *_labelIds.png files (not *_color.png, "
+                               "*_instanceIds.png or already converted *_labelTrainIds.png).")
         return CITYSCAPES_ID_TO_TRAINID[ids]
 
     def load_depth(self, s):
