@@ -128,7 +128,7 @@ class SyntheticDataset(Dataset):
     """
 
     def __init__(self, name: str, n: int, size=None, seed: int = 0, split: str = "train", cache: bool = False,
-                 cache_root: str | Path | None = None):
+                 cache_root: str | Path | None = None, transform=None):
         self.size = _check(name, split, size)
         if n < 0:
             raise ValueError(f"n must be >= 0 (got {n})")
@@ -136,6 +136,7 @@ class SyntheticDataset(Dataset):
         self.num_classes = NUM_CLASSES[name]
         self.class_names = CLASS_NAMES[name]
         self.ignore_index = street.VOID
+        self.transform = transform  # callable item -> item, applied last (augmentation)
         self._arrays = None
         if cache:
             path = self.cache_path(cache_root)
@@ -166,8 +167,10 @@ class SyntheticDataset(Dataset):
                 if "." in key:
                     group, sub = key.split(".", 1)
                     item.setdefault(group, {})[sub] = a[key][index].item()
-            return to_torch(item)
-        return to_torch(generate(self.name, index, self.seed, self.split, self.size))
+            out = to_torch(item)
+        else:
+            out = to_torch(generate(self.name, index, self.seed, self.split, self.size))
+        return self.transform(out) if self.transform is not None else out
 
     def __repr__(self) -> str:
         return f"SyntheticDataset({self.name!r}, n={self.n}, size={self.size}, seed={self.seed}, split={self.split!r})"
