@@ -128,3 +128,20 @@ def test_bad_arguments_raise_clear_errors():
         SyntheticDataset("synth-street", n=1, size=(4, 4))
     with pytest.raises(IndexError):
         SyntheticDataset("synth-polyps", n=1, size=32)[1]
+
+
+@pytest.mark.parametrize("name", ["synth-nuclei", "synth-glands", "synth-vessels", "synth-polyps"])
+def test_difficulty_lowers_local_contrast_to_noise(name):
+    """Harder images separate object and surroundings less: the contrast-to-noise ratio between the mask and a
+    3-pixel ring around it falls with the difficulty level (Spearman rank correlation)."""
+    from scipy.ndimage import binary_dilation
+    from scipy.stats import spearmanr
+
+    levels, cnr = [], []
+    for i in range(30):
+        it = generate(name, i, seed=5, size=(96, 96))
+        g, m = it["image"], it["mask"].astype(bool)
+        ring = binary_dilation(m, iterations=3) & ~m
+        levels.append(it["difficulty"])
+        cnr.append(np.linalg.norm(g[m].mean(0) - g[ring].mean(0)) / (g[ring].std(0).mean() + 1e-6))
+    assert spearmanr(levels, cnr).statistic < -0.5
