@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from densepred.losses import masksup_loss
 from densepred.masking import random_holes
-from densepred.masksup import masksup_step, predict
+from densepred.masksup import make_step, masksup_step, predict
 
 
 def _logits(shape, seed):
@@ -204,3 +204,33 @@ def test_step_argument_errors():
         masksup_step(net, opt, images, target, generator=0, siamese="shared")
     with pytest.raises(ValueError, match="masks must be"):
         masksup_step(net, opt, images, target, masks=torch.zeros(2, 8, 8, dtype=torch.bool))
+
+
+def test_make_step_draws_new_masks_each_call_and_is_deterministic():
+    images, target = _batch()
+    batch = {"image": images, "mask": target[:, 0].long()}
+    seen = []
+    for _ in range(2):
+        net = _CountingNet()
+        step = make_step(5, level="high")
+        outs = [step(net, batch) for _ in range(3)]
+        assert set(outs[0]) == {"loss", "seg", "context", "similarity", "coverage"}
+        assert outs[0]["loss"].requires_grad
+        masked_inputs = net.inputs[1::2]  # full, masked, full, masked, ...
+        assert not torch.equal(masked_inputs[0], masked_inputs[1])  # new masks at every call
+        seen.append(masked_inputs)
+    assert all(torch.equal(a, b) for a, b in zip(*seen))  # same seed, same masks
+
+
+def test_make_step_trains_with_the_shared_loop():
+    from densepred.train import TrainConfig, fit
+
+    images, target = _batch()
+    net = _CountingNet()
+    loader = [{"image": images, "mask": target[:, 0].long()}]
+    history = fit(net, loader, make_step(0, level="low"), TrainConfig(epochs=2, scheduler=None, device="cpu"),
+                  progress=False)
+    assert len(history) == 2 and {"loss", "seg", "context", "similarity", "coverage"} <= set(history[0])
+    baseline = fit(_CountingNet(), loader, make_step(0, weights=(1, 0, 0)),
+                   TrainConfig(epochs=1, scheduler=None, device="cpu"), progress=False)
+    assert set(baseline[0]) >= {"loss", "seg"} and "context" not in baseline[0]

@@ -15,9 +15,54 @@ import torch
 from densepred.losses import masksup_loss
 from densepred.masking import apply_mask, coverage, random_holes
 
-__all__ = ["masksup_step", "predict"]
+__all__ = ["make_step", "masksup_forward", "masksup_step", "predict"]
 
 _SIAMESE = ("twice", "batched")
+
+
+def masksup_forward(
+    model: torch.nn.Module,
+    images: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    generator=None,
+    level: str | None = None,
+    ratio: tuple[float, float] | None = None,
+    weights: tuple[float, float, float] = (1.0, 1.0, 1.0),
+    masks: torch.Tensor | None = None,
+    siamese: str = "twice",
+    ignore_index: int = 255,
+) -> dict[str, torch.Tensor]:
+    """Both branches and Eq. 3 of masksup, without the optimiser: the loss part of :func:`masksup_step`.
+
+    Arguments as :func:`masksup_step`. Returns tensors: ``"loss"`` (the total, with gradient), ``"seg"``, and
+    unless the masked branch is skipped (``a2 = a3 = 0``), ``"context"``, ``"similarity"`` and ``"coverage"``
+    (mean share of removed pixels).
+    """
+    if siamese not in _SIAMESE:
+        raise ValueError(f"siamese must be one of {_SIAMESE}, got {siamese!r}")
+    if images.dim() != 4:
+        raise ValueError(f"images must be (N, C, H, W), got {tuple(images.shape)}")
+    n, _, h, w = images.shape
+    if weights[1] == 0 and weights[2] == 0:
+        logits_full = model(images)
+        total, terms = masksup_loss(logits_full, logits_full.detach(), target, weights, ignore_index)
+        return {"loss": total, "seg": terms["seg"]}
+    if masks is None:
+        if generator is None:
+            raise TypeError("masksup_forward needs generator= (a seed or Generator) to draw masks, or masks=")
+        masks = random_holes(h, w, ratio=ratio, level=level, generator=generator, batch=n)
+    if masks.shape != (n, h, w):
+        raise ValueError(f"masks must be (N, H, W) = ({n}, {h}, {w}), got {tuple(masks.shape)}")
+    masks = masks.to(images.device)
+    masked = apply_mask(images, masks)
+    if siamese == "twice":
+        logits_full = model(images)
+        logits_masked = model(masked)
+    else:
+        logits_full, logits_masked = model(torch.cat([images, masked])).split(n)
+    total, terms = masksup_loss(logits_full, logits_masked, target, weights, ignore_index)
+    return {"loss": total, **terms, "coverage": coverage(masks).mean()}
 
 
 def masksup_step(
@@ -43,7 +88,9 @@ def masksup_step(
             the official code).
         target: as :func:`densepred.losses.masksup_loss` (binary ``(N, 1, H, W)`` / ``(N, H, W)`` in {0, 1}, or
             multi-class ``(N, H, W)`` ids).
-        generator: seed or generator for :func:`densepred.masking.random_holes` (required unless ``masks``).
+        generator: seed or generator for :func:`densepred.masking.random_holes` (required unless ``masks``). In a
+            training loop pass one ``numpy``/``torch`` Generator object: an int seed draws the same masks at
+            every step.
         level, ratio: masking amount, as :func:`densepred.masking.random_holes` (default ``"high"``).
         weights: ``(a1, a2, a3)`` of Eq. 3. With ``a2 = a3 = 0`` (the baseline) the masked branch is not run at
             all, so the baseline sees no masked image (not even through BatchNorm statistics).
@@ -53,43 +100,48 @@ def masksup_step(
             (faster on a GPU; BatchNorm statistics shared by both branches).
 
     Returns:
-        ``{"total", "seg", "context", "similarity", "coverage"}`` as floats (``nan`` for terms not computed).
+        ``{"total", "seg", "context", "similarity", "coverage"}`` as floats (``nan`` for terms not computed,
+        coverage 0 for the baseline).
     """
-    if siamese not in _SIAMESE:
-        raise ValueError(f"siamese must be one of {_SIAMESE}, got {siamese!r}")
-    if images.dim() != 4:
-        raise ValueError(f"images must be (N, C, H, W), got {tuple(images.shape)}")
-    n, _, h, w = images.shape
     model.train()
-    baseline = weights[1] == 0 and weights[2] == 0
-    if baseline:
-        logits_full = model(images)
-        total, terms = masksup_loss(logits_full, logits_full.detach(), target, weights, ignore_index)
-        terms = {"seg": terms["seg"], "context": math.nan, "similarity": math.nan}
-        cov = 0.0
-    else:
-        if masks is None:
-            if generator is None:
-                raise TypeError("masksup_step needs generator= (a seed or Generator) to draw masks, or masks=")
-            masks = random_holes(h, w, ratio=ratio, level=level, generator=generator, batch=n)
-        if masks.shape != (n, h, w):
-            raise ValueError(f"masks must be (N, H, W) = ({n}, {h}, {w}), got {tuple(masks.shape)}")
-        masks = masks.to(images.device)
-        masked = apply_mask(images, masks)
-        if siamese == "twice":
-            logits_full = model(images)
-            logits_masked = model(masked)
-        else:
-            logits_full, logits_masked = model(torch.cat([images, masked])).split(n)
-        total, terms = masksup_loss(logits_full, logits_masked, target, weights, ignore_index)
-        cov = coverage(masks).mean().item()
+    out = masksup_forward(model, images, target, generator=generator, level=level, ratio=ratio, weights=weights,
+                          masks=masks, siamese=siamese, ignore_index=ignore_index)
     optimizer.zero_grad(set_to_none=True)
-    total.backward()
+    out["loss"].backward()
     optimizer.step()
-    out = {"total": total.item()}
-    out.update({k: (v.item() if torch.is_tensor(v) else v) for k, v in terms.items()})
-    out["coverage"] = cov
-    return out
+    return {"total": out["loss"].item(), "seg": out["seg"].item(),
+            "context": out["context"].item() if "context" in out else math.nan,
+            "similarity": out["similarity"].item() if "similarity" in out else math.nan,
+            "coverage": out["coverage"].item() if "coverage" in out else 0.0}
+
+
+def make_step(
+    generator,
+    *,
+    level: str | None = None,
+    ratio: tuple[float, float] | None = None,
+    weights: tuple[float, float, float] = (1.0, 1.0, 1.0),
+    siamese: str = "twice",
+    image_key: str = "image",
+    target_key: str = "mask",
+    ignore_index: int = 255,
+):
+    """A ``step(model, batch) -> dict`` for :func:`densepred.train.fit` running :func:`masksup_forward` on
+    ``batch[image_key]`` (already normalised) and ``batch[target_key]``.
+
+    ``generator`` (an int seed or a numpy/torch Generator) is turned into one numpy Generator here, so every call
+    draws new masks and the whole run is deterministic. ``weights=(1, 0, 0)`` gives the baseline through the same
+    code path.
+    """
+    from densepred.masking import _numpy_generator
+
+    rng = _numpy_generator(generator)
+
+    def step(model: torch.nn.Module, batch) -> dict[str, torch.Tensor]:
+        return masksup_forward(model, batch[image_key], batch[target_key], generator=rng, level=level, ratio=ratio,
+                               weights=weights, siamese=siamese, ignore_index=ignore_index)
+
+    return step
 
 
 @torch.no_grad()
