@@ -152,3 +152,18 @@ def test_bad_inputs_give_clear_errors():
         label_affinity(torch.zeros(1, 24, 24))
     with pytest.raises(ValueError, match="resize the logits"):
         affinity_regression_loss(_logits(h=24, w=24), _labels(h=48, w=48))
+
+
+def test_make_ce_ar_step_logs_ar_even_for_the_baseline():
+    from densepred.losses import make_ce_ar_step
+
+    torch.manual_seed(0)
+    net = torch.nn.Conv2d(3, 5, 3, padding=1).double()
+    batch = {"image": torch.randn(2, 3, 24, 24, dtype=torch.float64), "mask": _labels(h=24, w=24, c=5)}
+    out = make_ce_ar_step(lam=0.0)(net, batch)
+    assert set(out) == {"loss", "ce", "ar"} and out["ar"].item() > 0
+    assert out["loss"].item() == pytest.approx(out["ce"].item())
+    out = make_ce_ar_step()(net, batch)
+    assert out["loss"].item() == pytest.approx(out["ce"].item() + 0.1 * out["ar"].item())
+    out["loss"].backward()
+    assert net.weight.grad.abs().sum() > 0

@@ -325,3 +325,24 @@ def ce_plus_ar(
     ce = F.cross_entropy(logits, _check_labels(labels).long(), ignore_index=ignore_index)
     ar = affinity_regression_loss(logits, labels, sizes, ignore_index)
     return ce + lam * ar, {"ce": ce, "ar": ar}
+
+
+def make_ce_ar_step(
+    lam: float = 0.1,
+    sizes: tuple[int, ...] = (12, 6),
+    ignore_index: int = 255,
+    image_key: str = "image",
+    target_key: str = "mask",
+):
+    """A ``step(model, batch) -> {"loss", "ce", "ar"}`` for :func:`densepred.train.fit` with :func:`ce_plus_ar`.
+
+    The AR term is computed and logged even with ``lam = 0`` (the baseline), so AR-loss curves (Fig. 3 of
+    affinity-regression) exist for both runs; the paper's protocol is ``fit`` with ``lam=0`` to the best
+    validation mIoU, then ``fit`` again from there with ``lam=0.1``.
+    """
+
+    def step(model, batch) -> dict[str, torch.Tensor]:
+        total, terms = ce_plus_ar(model(batch[image_key]), batch[target_key], lam, sizes, ignore_index)
+        return {"loss": total, **terms}
+
+    return step
