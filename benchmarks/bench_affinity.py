@@ -80,7 +80,7 @@ def main() -> None:
     print(f"CPU-time ratio    {ca / cp:9.4f}  overhead {100 * (ca / cp - 1):+.2f}% (process CPU time, medians: "
           "less sensitive to other processes than wall time)")
     spread = (statistics.quantiles(plain, n=4)[2] - statistics.quantiles(plain, n=4)[0]) / p if len(plain) > 1 else 0
-    print(f"step CE spread    {100 * spread:9.1f}% of the median (interquartile range; a ratio is only as good as this)")
+    print(f"step CE spread    {100 * spread:9.1f}% of the median (interquartile range; a ratio is as good as this)")
     print(f"AR alone / step   {100 * o / p:9.2f}%")
     print(f"{'PASS' if a / p < 1.05 else 'FAIL'}")
 
