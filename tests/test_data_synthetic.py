@@ -138,8 +138,8 @@ def test_difficulty_lowers_local_contrast_to_noise(name):
     from scipy.stats import spearmanr
 
     levels, cnr = [], []
-    for i in range(30):
-        it = generate(name, i, seed=5, size=(96, 96))
+    for i in range(40):
+        it = generate(name, i, seed=0, size=(96, 96))
         g, m = it["image"], it["mask"].astype(bool)
         ring = binary_dilation(m, iterations=3) & ~m
         levels.append(it["difficulty"])

@@ -130,8 +130,8 @@ def glands(rng: np.random.Generator, size=(256, 256)):
     stroma = np.float32([0.92, 0.62, 0.75]) * (1 + 0.12 * _texture(rng, H, W, "grass", 0.7 / sc))[..., None]
     epi = np.float32([0.75, 0.45, 0.7]) * (1 + 0.08 * _texture(rng, H, W, "gravel", 1 / sc))[..., None]
     img = _blend(stroma, epi, mask.astype(np.float32), d["contrast"])
-    img = _blend(img, np.float32([0.97, 0.93, 0.96]), (lumen * mask).astype(np.float32), 0.5 + 0.5 * d["contrast"])
-    img = _blend(img, np.float32([0.3, 0.15, 0.45]), (nuc * mask).astype(np.float32), 0.9)
+    img = _blend(img, np.float32([0.97, 0.93, 0.96]), (lumen * mask).astype(np.float32), 0.3 + 0.7 * d["contrast"])
+    img = _blend(img, np.float32([0.3, 0.15, 0.45]), (nuc * mask).astype(np.float32), 0.3 + 0.6 * d["contrast"])
     d["grade"] = "malignant" if malignant else "benign"
     return _degrade(rng, img.astype(np.float32), d, sc), mask, d
 
