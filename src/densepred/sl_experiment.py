@@ -1,0 +1,149 @@
+"""Spatial-lifting experiments: train a 2D UNet or an SL-UNet on a binary task with the Table V recipe, then
+measure Dice, the prediction-quality score Q (Eq. 11) and a test-time-augmentation baseline.
+
+Used by the spatial-lifting notebooks; every function is deterministic under its ``seed``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from .losses import structure_loss
+from .metrics import dice_score
+from .models import build_model
+from .models.lifting import aggregate_slices, dense_slice_loss, prediction_quality, select_slices
+from .train import TrainConfig, fit, make_loader, seed_everything
+
+
+@dataclass
+class Trained:
+    """A trained model, its per-epoch history and (for SL-UNet) the selected slices."""
+
+    name: str
+    model: nn.Module
+    history: list[dict]
+    selected: torch.Tensor | None = None
+    seconds: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def lifted(self) -> bool:
+        return self.selected is not None
+
+
+def _target(batch: dict) -> torch.Tensor:
+    """(B, H, W) int mask in {0, 1} -> (B, 1, H, W) float."""
+    return batch["mask"].unsqueeze(1).float()
+
+
+def _per_image_structure(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return structure_loss(logits, target, reduction="none")
+
+
+def sl_step(model: nn.Module, batch: dict) -> dict:
+    """Dense slice supervision step: mean structure loss over all slices; logs the per-slice losses."""
+    loss, per_slice = dense_slice_loss(_per_image_structure, model(batch["image"]), _target(batch))
+    return {"loss": loss, "per_slice": per_slice}
+
+
+def unet_step(model: nn.Module, batch: dict) -> dict:
+    return {"loss": structure_loss(model(batch["image"]), _target(batch))}
+
+
+def train_binary(
+    name: str,
+    train_set: Dataset,
+    cfg: TrainConfig,
+    batch_size: int = 8,
+    seed: int = 0,
+    s: int = 5,
+    progress: bool = True,
+    **model_kwargs,
+) -> Trained:
+    """Train registry model ``name`` (``unet-*`` or ``sl-unet-*``) on a binary dataset (items with ``image``, ``mask``).
+
+    SL-UNets are trained with dense slice supervision (Eq. 4); the ``s`` slices with the lowest mean loss over
+    the final epoch are selected (Eq. 6-7).
+    """
+    seed_everything(seed)
+    model = build_model(name, **model_kwargs)
+    lifted = name.startswith("sl-")
+    loader = make_loader(train_set, batch_size, shuffle=True, seed=seed)
+    t0 = time.perf_counter()
+    history = fit(model, loader, sl_step if lifted else unet_step, cfg, progress=progress, desc=f"{name} s{seed}")
+    seconds = time.perf_counter() - t0
+    selected = select_slices(history[-1]["per_slice"], s) if lifted else None
+    return Trained(name, model.eval(), history, selected, seconds)
+
+
+@torch.no_grad()
+def predict(trained: Trained, images: torch.Tensor, batch_size: int = 16) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Logits (N, 1, H, W) of the final prediction and, for SL-UNet, the per-slice logits (N, 1, m, H, W)."""
+    device = next(trained.model.parameters()).device
+    outs, slices = [], []
+    for i in range(0, len(images), batch_size):
+        y = trained.model(images[i:i + batch_size].to(device)).cpu()
+        if trained.lifted:
+            slices.append(y)
+            y = aggregate_slices(y, trained.selected)
+        outs.append(y)
+    return torch.cat(outs), (torch.cat(slices) if slices else None)
+
+
+def stack(dataset: Dataset) -> dict[str, torch.Tensor]:
+    """All items of a (small) dataset as tensors: ``image`` (N, 3, H, W), ``mask`` (N, H, W), ``difficulty`` (N,)."""
+    items = [dataset[i] for i in range(len(dataset))]
+    out = {"image": torch.stack([it["image"] for it in items]), "mask": torch.stack([it["mask"] for it in items])}
+    if "difficulty" in items[0]:
+        out["difficulty"] = torch.tensor([float(it["difficulty"]) for it in items])
+    return out
+
+
+def evaluate(trained: Trained, test: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Per-image Dice of the final prediction (logit > 0) and, for SL-UNet, the quality score Q (Eq. 11)."""
+    logits, slices = predict(trained, test["image"])
+    out = {"dice": dice_score(logits[:, 0] > 0, test["mask"] > 0)}
+    if slices is not None:
+        out["q"] = prediction_quality(slices, trained.selected)
+    return out
+
+
+_TTA = [  # the eight symmetries of the square: (number of 90-degree rotations, horizontal flip)
+    (k, f) for f in (False, True) for k in range(4)
+]
+
+
+@torch.no_grad()
+def tta_quality(trained: Trained, images: torch.Tensor) -> tuple[torch.Tensor, float]:
+    """Test-time-augmentation quality baseline: mean Dice between the prediction on the image and on each of its
+    seven other dihedral transforms (mapped back). Returns (Q_tta (N,), seconds spent on the 7 extra passes).
+    """
+    base = predict(trained, images)[0][:, 0] > 0
+    t0 = time.perf_counter()
+    agree = []
+    for k, flip in _TTA[1:]:
+        x = torch.rot90(images, k, dims=(2, 3))
+        x = x.flip(3) if flip else x
+        y = predict(trained, x)[0][:, 0]
+        y = y.flip(2) if flip else y
+        y = torch.rot90(y, -k, dims=(1, 2))
+        agree.append(dice_score(y > 0, base))
+    return torch.stack(agree).mean(0), time.perf_counter() - t0
+
+
+def timed_inference(trained: Trained, images: torch.Tensor, repeats: int = 3) -> float:
+    """Best-of-``repeats`` seconds for one prediction pass over ``images`` (including Q for SL-UNet)."""
+    best = np.inf
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        logits, slices = predict(trained, images)
+        if slices is not None:
+            prediction_quality(slices, trained.selected)
+        best = min(best, time.perf_counter() - t0)
+    return float(best)
