@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import zlib
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +46,16 @@ NUM_CLASSES = {"synth-street": 19, "synth-objects": len(street.OBJECT_CLASSES),
                **{n: 2 for n in medical.GENERATORS}}
 CLASS_NAMES = {"synth-street": street.CITYSCAPES_CLASSES, "synth-objects": street.OBJECT_CLASSES,
                **{n: ("background", n.removeprefix("synth-").rstrip("s")) for n in medical.GENERATORS}}
+
+
+@lru_cache(maxsize=1)
+def generator_version() -> str:
+    """First 10 hex digits of the SHA-256 of the generator sources (street.py, medical.py, synthetic.py)."""
+    h = hashlib.sha256()
+    for mod in (street, medical):
+        h.update(Path(mod.__file__).read_bytes())
+    h.update(Path(__file__).read_bytes())
+    return h.hexdigest()[:10]
 
 
 def _check(name: str, split: str, size) -> tuple[int, int]:
@@ -145,11 +156,13 @@ class SyntheticDataset(Dataset):
             self._arrays = load_cache(path)
 
     def cache_path(self, cache_root=None) -> Path:
+        """``<root>/<name>_<split>_s<seed>_n<n>_<H>x<W>_g<generator version>.npz``: the generator version (a hash
+        of the generator's source) changes whenever the generating code does, so a stale cache is never read."""
         from densepred.paths import cache_dir
 
         root = Path(cache_root) if cache_root is not None else cache_dir() / "synthetic"
         H, W = self.size
-        return root / f"{self.name}_{self.split}_s{self.seed}_n{self.n}_{H}x{W}.npz"
+        return root / f"{self.name}_{self.split}_s{self.seed}_n{self.n}_{H}x{W}_g{generator_version()}.npz"
 
     def __len__(self) -> int:
         return self.n
