@@ -22,6 +22,7 @@ val and test on disjoint seed streams.
 from __future__ import annotations
 
 import hashlib
+import os
 import zlib
 from functools import lru_cache
 from pathlib import Path
@@ -208,7 +209,7 @@ def write_cache(name: str, n: int, size, seed: int, split: str, path: Path, prog
     arrays = {k: np.stack(v) if k != "image" else np.stack(v).astype(np.float16) for k, v in cols.items()}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.npz")
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")  # per-process: concurrent writers do not clash
     np.savez(tmp, **arrays)
     tmp.replace(path)
     return path
