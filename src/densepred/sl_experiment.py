@@ -129,7 +129,7 @@ def tta_quality(trained: Trained, images: torch.Tensor) -> tuple[torch.Tensor, f
     agree = []
     for k, flip in _TTA[1:]:
         x = torch.rot90(images, k, dims=(2, 3))
-        x = x.flip(3) if flip else x
+        x = (x.flip(3) if flip else x).contiguous()
         y = predict(trained, x)[0][:, 0]
         y = y.flip(2) if flip else y
         y = torch.rot90(y, -k, dims=(1, 2))
@@ -137,13 +137,33 @@ def tta_quality(trained: Trained, images: torch.Tensor) -> tuple[torch.Tensor, f
     return torch.stack(agree).mean(0), time.perf_counter() - t0
 
 
-def timed_inference(trained: Trained, images: torch.Tensor, repeats: int = 3) -> float:
-    """Best-of-``repeats`` seconds for one prediction pass over ``images`` (including Q for SL-UNet)."""
-    best = np.inf
+def timed_inference(trained: Trained, images: torch.Tensor, repeats: int = 3) -> dict[str, float]:
+    """Best-of-``repeats`` seconds for one prediction pass over ``images`` (``"predict"``) and, for an SL-UNet,
+    for computing Q from that pass's per-slice logits (``"quality"``)."""
+    best = {"predict": np.inf, "quality": np.inf if trained.lifted else 0.0}
     for _ in range(repeats):
         t0 = time.perf_counter()
-        logits, slices = predict(trained, images)
+        _, slices = predict(trained, images)
+        best["predict"] = min(best["predict"], time.perf_counter() - t0)
         if slices is not None:
+            t0 = time.perf_counter()
             prediction_quality(slices, trained.selected)
-        best = min(best, time.perf_counter() - t0)
-    return float(best)
+            best["quality"] = min(best["quality"], time.perf_counter() - t0)
+    return {k: float(v) for k, v in best.items()}
+
+
+def binary_splits(name: str, data_root=None, n_train: int = 64, n_test: int = 32, size=(64, 64), seed: int = 0):
+    """(train Dataset, test tensors from :func:`stack`) of a binary dataset.
+
+    Synthetic names take ``n_train`` / ``n_test`` items generated at ``size`` (cached on disk); real datasets
+    are read from ``data_root`` in their official layout, resized to ``size``, whole splits.
+    """
+    from .data import SYNTHETIC_NAMES, load_dataset
+
+    if name in SYNTHETIC_NAMES:
+        train = load_dataset(name, split="train", n=n_train, size=tuple(size), seed=seed, cache=True)
+        test = load_dataset(name, split="test", n=n_test, size=tuple(size), seed=seed, cache=True)
+    else:
+        train = load_dataset(name, root=data_root, split="train", size=tuple(size))
+        test = load_dataset(name, root=data_root, split="test", size=tuple(size))
+    return train, stack(test)
