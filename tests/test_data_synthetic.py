@@ -99,8 +99,9 @@ def test_thin_structures_at_default_size():
 def test_medical_difficulty_varies_and_object_labels_cover_classes():
     levels = [generate("synth-polyps", i, size=(32, 32))["difficulty"] for i in range(10)]
     assert np.std(levels) > 0.1
-    labels = {generate("synth-objects", i, size=(24, 24))["label"] for i in range(40)}
-    assert len(labels) >= 6
+    objects = [generate("synth-objects", i, size=(24, 24)) for i in range(40)]
+    assert len({o["label"] for o in objects}) >= 6
+    assert min(o["object_pixels"] for o in objects) >= 40  # every crop shows its object
 
 
 def test_dataset_cache_roundtrip(tmp_path):

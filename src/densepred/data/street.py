@@ -4,7 +4,9 @@ The scene is a flat ground plane (road, sidewalk, terrain) seen by a camera at h
 ``pitch``, with building facades (vertical planes along the street), a far backdrop, and objects placed in 3D:
 axis-aligned boxes (cars, trucks, buses, trams, poles, signs, walls, fences, bicycles, motorcycles, people's
 bodies) and spheres (heads, tree crowns). Every pixel's ray is intersected analytically with every surface and a
-z-buffer keeps the nearest hit, so depth, scale and occlusion are geometrically consistent.
+z-buffer keeps the nearest hit, so depth, scale and occlusion are geometrically consistent. Vehicles and bicycles
+mostly drive along the street (seen from behind) and sometimes cross it or are parked across the kerb (seen from
+the side, where bicycle wheels are thin rings).
 
 Conventions (world frame): x right, y **down**, z forward; the camera sits at the origin, the ground is the plane
 ``y = h``. A camera ray through pixel (u, v) has camera direction ``((u - cx)/f, (v - cy)/f, 1)``; rotated into the
@@ -378,6 +380,38 @@ def _jitter(rng, col, s=0.06):
     return np.clip(np.asarray(col, np.float32) + rng.normal(0, s, 3).astype(np.float32), 0.02, 1.0)
 
 
+class _Crossing:
+    """A Canvas proxy that lays out an object built along z (driving away from the camera) along x instead
+    (crossing traffic, bicycles parked across the kerb): x and z offsets from the pivot (px, pz) are swapped, for
+    boxes, spheres and the coordinates handed to face patterns (a mirror image; the objects are symmetric)."""
+
+    def __init__(self, cv: Canvas, px: float, pz: float):
+        self.cv, self.px, self.pz = cv, px, pz
+
+    def new_instance(self, cls, color):
+        return self.cv.new_instance(cls, color)
+
+    def _map(self, p):
+        x, y, z = p
+        return (self.px + (z - self.pz), y, self.pz + (x - self.px))
+
+    def box(self, lo, hi, cls, inst, pattern=None, shades=(0.72, 1.05, 0.9)):
+        a, b = np.array(self._map(lo)), np.array(self._map(hi))
+        pat = None
+        if pattern is not None:
+            def pat(X, Y, Z, face):
+                return pattern(self.px + (Z - self.pz), Y, self.pz + (X - self.px), np.where(face == 1, 1, 2 - face))
+        self.cv.box(np.minimum(a, b), np.maximum(a, b), cls, inst, pattern=pat, shades=shades)
+
+    def sphere(self, center, r, cls, inst, rng=None, rough=0.0):
+        self.cv.sphere(self._map(center), r, cls, inst, rng=rng, rough=rough)
+
+
+def _orient(cv, rng, x, z, p_cross):
+    """``cv`` itself (object along z) or, with probability ``p_cross``, a crossing proxy pivoting at (x, z)."""
+    return _Crossing(cv, x, z) if rng.random() < p_cross else cv
+
+
 # -- object builders (each adds one instance; x = lateral centre, z = near end, g = ground y) ---------------
 def _add_car(cv, rng, x, z, g):
     w, L, H = rng.uniform(1.65, 1.95), rng.uniform(3.8, 4.9), rng.uniform(1.35, 1.6)
@@ -442,9 +476,9 @@ def _add_bike(cv, rng, x, z, g, motor=False, rider=True):
     return i, r
 
 
-def _add_pole(cv, rng, x, z, g, kind):
+def _add_pole(cv, rng, x, z, g, kind, height=(3.5, 9.0)):
     w = rng.uniform(0.08, 0.3)
-    H = rng.uniform(3.5, 9.0)
+    H = rng.uniform(*height)
     i = cv.new_instance(C["pole"], _jitter(rng, (0.45, 0.45, 0.47), 0.05))
     cv.box((x - w / 2, g - H, z), (x + w / 2, g, z + w), C["pole"], i)
     out = i
@@ -506,21 +540,28 @@ def render_street(rng: np.random.Generator, size=(256, 512), focus: str | None =
             x = rng.uniform(xl + 1.5, xr - 1.5) if xr - xl > 3.5 else (xl + xr) / 2
         else:
             x = side_x()
+            # far enough to be inside the field of view: |x| within 45% of the half-width, and (signs,
+            # lights) the top of a pole of at most 5.5 m within 40% of the half-height
+            z = max(z, (abs(x) + 0.5) * cam.f / (0.45 * W))
+            if focus in ("traffic light", "traffic sign"):
+                z = max(z, (5.5 - g) * cam.f / (0.4 * H))
+        fcv = _orient(cv, rng, x, z, 0.5)  # half the crops show the object from the side
         if focus == "car":
-            focus_inst = _add_car(cv, rng, x, z, g)
+            focus_inst = _add_car(fcv, rng, x, z, g)
         elif focus == "truck":
-            focus_inst = _add_truck(cv, rng, x, z + 2, g)
+            focus_inst = _add_truck(fcv, rng, x, z + 2, g)
         elif focus in ("bus", "train"):
-            focus_inst = _add_bus(cv, rng, x, z + 4, g, cls=focus)
+            focus_inst = _add_bus(fcv, rng, x, z + 4, g, cls=focus)
         elif focus == "person":
             focus_inst = _add_person(cv, rng, x, z - 2, g, cls=C["person"])
         elif focus in ("bicycle", "motorcycle", "rider"):
-            b, r = _add_bike(cv, rng, x, z - 2, g, motor=(focus == "motorcycle" or (focus == "rider"
-                                                                                  and rng.random() < 0.4)),
+            b, r = _add_bike(fcv, rng, x, z - 2, g, motor=(focus == "motorcycle" or (focus == "rider"
+                                                                                   and rng.random() < 0.4)),
                              rider=(focus == "rider"))
             focus_inst = r if focus == "rider" else b
         elif focus in ("traffic light", "traffic sign"):
-            focus_inst = _add_pole(cv, rng, x, z, g, "light" if focus == "traffic light" else "sign")
+            focus_inst = _add_pole(cv, rng, x, z, g, "light" if focus == "traffic light" else "sign",
+                                   height=(3.5, 5.5))
         else:
             raise ValueError(f"focus class {focus!r} not in {OBJECT_CLASSES}")
 
@@ -530,22 +571,27 @@ def render_street(rng: np.random.Generator, size=(256, 512), focus: str | None =
         lanes = np.array([(xl + xr) / 2])
     for _ in range(rng.poisson(3.0)):
         _add_car(cv, rng, rng.choice(lanes) + rng.uniform(-0.4, 0.4), rng.uniform(5, 70), g)
+    for _ in range(rng.binomial(2, 0.2)):  # crossing the street
+        z = rng.uniform(8, 45)
+        _add_car(_Crossing(cv, rng.uniform(xl - 3, xr - 1), z), rng, rng.uniform(xl - 3, xr - 1), z, g)
     for _ in range(rng.poisson(1.5)):  # parked at the kerb
         x = xl + 1.05 if rng.random() < 0.5 else xr - 1.05
         _add_car(cv, rng, x, rng.uniform(4, 45), g)
     if rng.random() < 0.3:
-        _add_truck(cv, rng, rng.choice(lanes), rng.uniform(8, 60), g)
+        x, z = rng.choice(lanes), rng.uniform(8, 60)
+        _add_truck(_orient(cv, rng, x, z, 0.1), rng, x, z, g)
     if rng.random() < 0.3:
-        _add_bus(cv, rng, rng.choice(lanes), rng.uniform(10, 60), g)
+        x, z = rng.choice(lanes), rng.uniform(10, 60)
+        _add_bus(_orient(cv, rng, x, z, 0.1), rng, x, z, g)
     if rng.random() < 0.15:
         _add_bus(cv, rng, (xl + xr) / 2 + rng.uniform(-1, 1), rng.uniform(12, 50), g, cls="train")
     for _ in range(rng.binomial(2, 0.3)):
-        _add_bike(cv, rng, rng.choice([xl + 0.6, xr - 0.6]), rng.uniform(5, 40), g, motor=True,
-                  rider=rng.random() < 0.85)
+        x, z = rng.choice([xl + 0.6, xr - 0.6]), rng.uniform(5, 40)
+        _add_bike(_orient(cv, rng, x, z, 0.25), rng, x, z, g, motor=True, rider=rng.random() < 0.85)
     for _ in range(rng.binomial(3, 0.35)):
         rider = rng.random() < 0.6
-        x = rng.choice([xl + 0.5, xr - 0.5]) if rider else side_x()
-        _add_bike(cv, rng, x, rng.uniform(4, 35), g, rider=rider)
+        x, z = (rng.choice([xl + 0.5, xr - 0.5]) if rider else side_x()), rng.uniform(4, 35)
+        _add_bike(_orient(cv, rng, x, z, 0.25 if rider else 0.5), rng, x, z, g, rider=rider)
     for _ in range(rng.poisson(3.5)):
         _add_person(cv, rng, side_x(), rng.uniform(3, 50), g, cls=C["person"])
     if rng.random() < 0.25:

@@ -12,7 +12,8 @@
 Items are dicts with the same keys as the real loaders: ``image`` (float32 tensor 3xHxW in 0..1), ``mask`` (int64
 HxW), ``depth`` (float32 HxW, metres, 0 = invalid; synth-street only), ``id`` (str), plus metadata:
 ``camera`` (synth-street), ``difficulty`` (float level in 0..1) and ``difficulty_params`` (medical sets),
-``label`` (synth-objects).
+``label`` and ``object_pixels`` (visible pixels of the object in the 192x384 scene it was cropped from;
+synth-objects).
 
 Seeding: item ``index`` of split ``split`` with seed ``seed`` uses
 ``numpy.random.default_rng(SeedSequence([seed, split_code, index, crc32(name)]))``; the split code puts train,
@@ -80,7 +81,7 @@ def item_rng(name: str, index: int, seed: int = 0, split: str = "train") -> np.r
     return np.random.default_rng(ss)
 
 
-def _object_crop(rng: np.random.Generator, size) -> tuple[np.ndarray, int]:
+def _object_crop(rng: np.random.Generator, size) -> tuple[np.ndarray, int, int]:
     """Render a street scene with one object of a uniformly drawn class in front of the camera and crop it."""
     from skimage.transform import resize
 
@@ -99,7 +100,7 @@ def _object_crop(rng: np.random.Generator, size) -> tuple[np.ndarray, int]:
     img = np.pad(scene["image"], ((side, side), (side, side), (0, 0)), mode="edge")
     crop = img[cy - side // 2 + side: cy - side // 2 + 2 * side, cx - side // 2 + side: cx - side // 2 + 2 * side]
     crop = resize(crop, size, order=1, anti_aliasing=True).astype(np.float32)
-    return crop, label
+    return crop, label, int(ys.size)
 
 
 def generate(name: str, index: int, seed: int = 0, split: str = "train", size=None) -> dict:
@@ -111,7 +112,7 @@ def generate(name: str, index: int, seed: int = 0, split: str = "train", size=No
         out = street.render_street(rng, (H, W))
         item.update(image=out["image"], mask=out["mask"], depth=out["depth"], camera=out["camera"])
     elif name == "synth-objects":
-        item["image"], item["label"] = _object_crop(rng, (H, W))
+        item["image"], item["label"], item["object_pixels"] = _object_crop(rng, (H, W))
     else:
         img, mask, diff = medical.GENERATORS[name](rng, (H, W))
         item.update(image=img, mask=mask, difficulty=float(diff["level"]), difficulty_params=diff)
