@@ -213,6 +213,7 @@ def test_dsb2018(tmp_path):
 
 def test_isic2018(tmp_path):
     make_isic(tmp_path)
+    save(tmp_path / "ISIC2018" / "ISIC2018_Task1-2_Training_Input" / "ISIC_0000000_superpixels.png", rgb())
     for split in ("train", "val", "test"):
         ds = load_dataset("isic2018", tmp_path, split)
         assert len(ds) == 3

@@ -269,6 +269,7 @@ class _PairedFolders(RealDataset):
     mask_suffix = ""
     strict_binary = True
     test_fraction = 0.12
+    image_exts = IMAGE_EXTS   # which files in the image folder are inputs
 
     def folders(self) -> tuple[Path, Path]:
         return self.root / self.image_dir, self.root / self.mask_dir
@@ -277,7 +278,7 @@ class _PairedFolders(RealDataset):
         idir, mdir = self.folders()
         _require_dir(idir, "images", self.name)
         _require_dir(mdir, "masks", self.name)
-        images = {p.stem: p for p in _list_images(idir)}
+        images = {p.stem: p for p in _list_images(idir) if p.suffix.lower() in self.image_exts}
         masks = {}
         for p in _list_images(mdir):
             stem = p.stem
@@ -338,6 +339,7 @@ class ISIC2018(_PairedFolders):
     class_names = ("background", "lesion")
     splits = ("train", "val", "test")
     mask_suffix = "_segmentation"
+    image_exts = (".jpg",)  # ISIC challenge input folders may also hold *_superpixels.png files
     _part = {"train": "Training", "val": "Validation", "test": "Test"}
 
     def folders(self):
