@@ -136,6 +136,7 @@ def make_nyu(root, n=5, mapping=True, raw_max=894):
     d.mkdir(parents=True)
     img = RNG.integers(0, 256, (n, H, W, 3), dtype=np.uint8)
     lab = RNG.integers(0, raw_max + 1, (n, H, W)).astype(np.uint16)
+    lab[:, 0, 0] = raw_max  # every image holds the largest raw id
     dep = RNG.uniform(0.5, 10, (n, H, W)).astype(np.float32)
     with h5py.File(d / "nyu_depth_v2_labeled.mat", "w") as f:  # MATLAB v7.3 column-major layout
         f["images"] = img.transpose(0, 3, 2, 1)
