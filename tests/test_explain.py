@@ -64,3 +64,15 @@ def test_restores_training_mode_and_rejects_bad_input(net, images):
         segmentation_gradcam(net, images[0], "encoder.layer9")
     with pytest.raises(ValueError, match="image must be"):
         segmentation_gradcam(net, images[0, 0], "encoder.layer1")
+
+
+def test_boundary_alignment():
+    from densepred.explain import boundary_alignment, label_boundaries
+
+    mask = torch.zeros(6, 6, dtype=torch.long)
+    mask[:, 3:] = 1
+    edge = label_boundaries(mask)
+    assert edge[:, 2:4].all() and edge.sum() == 12
+    assert boundary_alignment(edge.float() + 0.0, mask) == pytest.approx(3.0)  # 36 pixels / 12 on the edge
+    assert boundary_alignment(torch.ones(6, 6), mask) == pytest.approx(1.0)
+    assert boundary_alignment((~edge).float(), mask) == pytest.approx(0.0)

@@ -146,3 +146,75 @@ def summary(results: pd.DataFrame, by=("init", "regime")) -> pd.DataFrame:
     out = g.mean().round(2).join(g.std(ddof=1).round(2), rsuffix=" std")
     out["n"] = g.size()
     return out
+
+
+def standard_specs(resnet: int = 18, size=(64, 128), depth_images: int = 64, depth_epochs: int = 8,
+                   cls_images: int = 256, cls_size=(64, 64), cls_epochs: int = 6, batch_size: int = 8,
+                   lr: float = 1e-3, seed: int = 0, kinds=("none", "classification", "depth-rand", "depth-cls")
+                   ) -> dict[str, PretrainSpec | None]:
+    """The chapter's pre-trainings (one pre-training seed; fine-tuning seeds vary): "none", "classification"
+    (synth-objects, the ImageNet stand-in), "depth-rand" (depth from random init), "depth-cls" (depth from the
+    classification encoder, the paper's "Depth" row), and optionally "inpainting" (Table 4)."""
+    cls = PretrainSpec(kind="classification", resnet=resnet, n_images=cls_images, size=tuple(cls_size),
+                       epochs=cls_epochs, batch_size=batch_size, lr=lr, seed=seed, data_seed=2000)
+    depth = dict(resnet=resnet, n_images=depth_images, size=tuple(size), epochs=depth_epochs,
+                 batch_size=batch_size, lr=lr, seed=seed, data_seed=1000)
+    from dataclasses import asdict
+
+    all_specs = {"none": None, "classification": cls, "depth-rand": PretrainSpec(kind="depth-rand", **depth),
+                 "depth-cls": PretrainSpec(kind="depth-cls", init=asdict(cls), **depth),
+                 "inpainting": PretrainSpec(kind="inpainting", **depth)}
+    unknown = set(kinds) - set(all_specs)
+    if unknown:
+        raise ValueError(f"Unknown pre-trainings {sorted(unknown)}; use some of {list(all_specs)}.")
+    return {k: all_specs[k] for k in kinds}
+
+
+def paired_difference(results: pd.DataFrame, better: str, worse: str, metric: str = "mIoU",
+                      **where: Any) -> pd.Series:
+    """Per seed, ``metric`` of init ``better`` minus that of init ``worse`` (rows filtered by ``where``)."""
+    r = results
+    for k, v in where.items():
+        r = r[r[k] == v]
+    a = r[r["init"] == better].set_index("seed")[metric]
+    b = r[r["init"] == worse].set_index("seed")[metric]
+    if a.empty or b.empty:
+        raise ValueError(f"No results for {better!r} or {worse!r} with {where}.")
+    return (a - b).dropna()
+
+
+def direction_verdict(diff: pd.Series) -> str:
+    """``reproduced`` when the paper's direction (diff > 0) holds for every seed, ``partial`` when it holds
+    on average only, ``not reproduced`` otherwise."""
+    if len(diff) and (diff > 0).all():
+        return "reproduced"
+    if len(diff) and diff.mean() > 0:
+        return "partial"
+    return "not reproduced"
+
+
+def describe_difference(diff: pd.Series) -> str:
+    """``"+1.23 ± 0.45 (3/3 seeds > 0)"``."""
+    sd = f" ± {diff.std(ddof=1):.2f}" if len(diff) > 1 else ""
+    return f"{diff.mean():+.2f}{sd} ({int((diff > 0).sum())}/{len(diff)} seeds > 0)"
+
+
+def plot_curves(curves: pd.DataFrame, metrics=("loss", "acc"), hue: str = "init", col: str = "regime"):
+    """Training curves (mean over seeds) per ``hue`` and ``col``; returns the matplotlib figure."""
+    import matplotlib.pyplot as plt
+
+    cols = list(dict.fromkeys(curves[col]))
+    fig, axes = plt.subplots(len(metrics), len(cols), figsize=(4.2 * len(cols), 3 * len(metrics)), squeeze=False)
+    for j, c in enumerate(cols):
+        sub = curves[curves[col] == c]
+        for i, m in enumerate(metrics):
+            ax = axes[i, j]
+            for h, g in sub.groupby(hue, sort=False):
+                mean = g.groupby("epoch")[m].mean()
+                ax.plot(mean.index, mean.values, marker=".", label=INIT_LABELS.get(h, h))
+            ax.set_title(f"{col} = {c}")
+            ax.set_xlabel("epoch")
+            ax.set_ylabel({"loss": "training loss", "acc": "training pixel accuracy (%)"}.get(m, m))
+    axes[0, 0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
