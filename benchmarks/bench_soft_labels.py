@@ -13,7 +13,8 @@ Cases (issue 5): a 1024x2048 label map with 19 classes (Cityscapes-like) and a 2
 
 Every (case, implementation) runs in a fresh subprocess, so each one's memory is measured alone:
 
-* time  = best of ``--repeat`` calls (after one warm-up call on a tiny map), wall clock, ``--threads`` threads;
+* time  = best of ``--repeat`` calls, or of about 1 s of calls (at most 50) when that is more, after one
+          warm-up call on a tiny map; wall clock, ``--threads`` threads (default 1, the same for every one);
 * peak  = peak resident set size (``resource.getrusage(RUSAGE_SELF).ru_maxrss``) during the first full-size call
           minus the resident set size just before it (``/proc/self/statm``). This sees every torch CPU
           allocation (``tracemalloc`` does not). It includes the call's output. If the call never raises the
@@ -98,7 +99,8 @@ def worker(args) -> None:
     peak1 = _maxrss_bytes()
     del out
     times = [first]
-    for _ in range(args.repeat - 1):
+    # Fast calls get more repeats (timeit's rule: about 1 s of timed calls, at most 50), slow ones --repeat.
+    for _ in range(max(args.repeat - 1, min(50, int(1.0 / max(first, 1e-6))))):
         t0 = time.perf_counter()
         out = _run(args.impl, labels, args.scale, c)
         times.append(time.perf_counter() - t0)
@@ -131,7 +133,7 @@ def main() -> None:
 
     import torch
 
-    print(f"torch {torch.__version__}, {args.threads} thread(s), best of {args.repeat}; "
+    print(f"torch {torch.__version__}, {args.threads} thread(s), best of >= {args.repeat} calls; "
           "memory = peak RSS of a fresh process during the call minus RSS before it (includes the output)")
     cases = CASES[:1] if args.quick else CASES
     header = (f"{'map':>16} {'scale':>6} {'ours ms':>9} {'ours MB':>9} | {'reference':>11} {'ref ms':>9} "

@@ -211,6 +211,9 @@ def test_streaming_priors_equal_whole_split():
     torch.testing.assert_close(out["original"], class_priors(whole, C))
     soft_whole = downsample_labels(whole, scale=0.25, num_classes=C)
     torch.testing.assert_close(out["soft@1/4"], class_priors(soft_whole, C))
+    aa = stream_priors(batches, C, {"aa": ("soft-bilinear", 0.25, {"antialias": True})})["aa"]
+    torch.testing.assert_close(aa, class_priors(downsample_labels(whole, scale=0.25, num_classes=C, antialias=True),
+                                                C))
     named = stream_priors(batches, C, [("soft-bilinear", 0.5)])
     assert set(named) == {"original", "soft-bilinear@0.5"}
     torch.testing.assert_close(prior_discrepancy(acc, out["soft@1/4"]), out["original"] - out["soft@1/4"])
