@@ -256,6 +256,8 @@ def downsample_labels(
         soft methods: soft labels (N, C, H', W') equal to ``F.interpolate(one_hot(labels), mode=..., 
         align_corners=False, antialias=antialias)`` (``F.adaptive_avg_pool2d`` for area), where void pixels are
         all-zero vectors. The full-resolution one-hot tensor is never materialised (see the module docstring).
+        The soft labels come in channels_last memory format (the classes of a pixel are adjacent, which is how
+        they are accumulated); every torch op accepts that; call ``.contiguous()`` if NCHW strides are needed.
     """
     if method not in LABEL_METHODS:
         raise ValueError(f"method must be one of {LABEL_METHODS}, got {method!r}")
