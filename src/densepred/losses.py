@@ -126,7 +126,7 @@ def soft_kl_divergence(
     ignore_index: int | None = 255,
     eps: float = 1e-6,
 ) -> torch.Tensor:
-    """KL form of the soft-label loss (Eq. 4 of soft-labels): ``sum t * log(t / softmax(x))``, normalised by ``t.sum()``.
+    """KL form of the soft-label loss (Eq. 4 of soft-labels): ``sum t * log(t / softmax(x))`` over ``t.sum()``.
 
     Same arguments, MC switch and normalisation as :func:`soft_cross_entropy`; it differs from it by the targets'
     entropy, so it is zero when the prediction equals the soft label. ``0 * log 0`` is taken as 0

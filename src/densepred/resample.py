@@ -36,7 +36,8 @@ import torch.nn.functional as F
 LABEL_METHODS = ("nearest", "soft-bilinear", "soft-bicubic", "soft-area")
 IMAGE_METHODS = ("nearest", "bilinear", "bicubic", "area")
 #: The colour sampler paired with each label sampler (Table IV of soft-labels pairs colour and label sampling).
-PAIRED_IMAGE_METHOD = {"nearest": "nearest", "soft-bilinear": "bilinear", "soft-bicubic": "bicubic", "soft-area": "area"}
+PAIRED_IMAGE_METHOD = {"nearest": "nearest", "soft-bilinear": "bilinear", "soft-bicubic": "bicubic",
+                       "soft-area": "area"}
 
 _SizeArg = int | Sequence[int] | None
 _ScaleArg = float | Sequence[float] | None
@@ -253,7 +254,7 @@ def downsample_labels(
 
     Returns:
         ``"nearest"``: hard labels (N, H', W') of ``labels.dtype``, equal to ``F.interpolate(mode="nearest")``.
-        soft methods: soft labels (N, C, H', W') equal to ``F.interpolate(one_hot(labels), mode=..., 
+        soft methods: soft labels (N, C, H', W') equal to ``F.interpolate(one_hot(labels), mode=...,
         align_corners=False, antialias=antialias)`` (``F.adaptive_avg_pool2d`` for area), where void pixels are
         all-zero vectors. The full-resolution one-hot tensor is never materialised (see the module docstring).
         The soft labels come in channels_last memory format (the classes of a pixel are adjacent, which is how
