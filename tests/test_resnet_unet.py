@@ -48,7 +48,7 @@ def test_depth_output_shapes_and_range(depth_net):
     assert sorted(out) == [0, 1, 2, 3]
     for s, y in out.items():
         assert y.shape == (2, 1, H >> s, W >> s)
-        assert (y > 0.1).all() and (y < 200).all()
+        assert (y > 1.0).all() and (y < 200).all()  # the model default: 1..200 m
     assert torch.allclose(disp_to_depth(torch.tensor([0.0, 1.0])), torch.tensor([200.0, 0.1]))
 
 

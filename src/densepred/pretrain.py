@@ -37,6 +37,8 @@ from .losses import masked_l1_loss
 from .models.resnet_unet import ResNetEncoder, ResNetUNet
 from .train import TrainConfig, fit, make_loader, seed_everything
 
+# Bump when the network or a training routine changes, so that cached weights from older code are not reused.
+CACHE_VERSION = 2
 PRETRAININGS = ("none", "classification", "depth-rand", "depth-cls", "inpainting")
 
 
@@ -58,8 +60,8 @@ class PretrainSpec:
     init: dict[str, Any] | None = field(default=None)  # the spec of the run that initialises this one
 
     def key(self) -> str:
-        """A short hash of every field (the cache file name)."""
-        blob = json.dumps(asdict(self), sort_keys=True, default=list)
+        """A short hash of every field and of :data:`CACHE_VERSION` (the cache file name)."""
+        blob = json.dumps({**asdict(self), "version": CACHE_VERSION}, sort_keys=True, default=list)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

@@ -18,8 +18,10 @@ Architecture (as in the authors' public Monodepth2-based code, read not copied):
   encoder skip ``features[i-1]`` (i > 0) and a second ConvBlock. Heads (:class:`Conv3x3`, reflection padded)
   at scales 0..3 give 1-channel outputs.
 * **Depth head**: we keep Monodepth2's *sigmoid disparity*; :func:`disp_to_depth` maps it to metric depth in
-  ``[min_depth, max_depth]`` (default 0.1..200 m, wider than Monodepth2's 100 m because synth-street reaches
-  ~160 m). Segmentation models output raw logits from the scale-0 head.
+  ``[min_depth, max_depth]``. The model's default is 1..200 m rather than Monodepth2's 0.1..100 m: synth-street
+  reaches ~160 m and its nearest valid depth is ~3.5 m, and with min_depth = 1 the untrained network starts at
+  ~2 m instead of ~0.2 m, which made supervised L1 training markedly faster in a 20-step check (L1 15.5 m vs
+  19.0 m). Segmentation models output raw logits from the scale-0 head.
 
 Only the finest scale (scale 0) is used for segmentation, as the paper says ("using the finest scale of the
 multi-scale output"); :func:`to_segmentation` therefore drops the coarse depth heads (scales 1..3).
@@ -151,7 +153,7 @@ class ResNetUNet(nn.Module):
     eval mode so that its BatchNorm statistics do not move.
     """
 
-    def __init__(self, depth: int = 18, task: str = "depth", num_classes: int = 1, min_depth: float = 0.1,
+    def __init__(self, depth: int = 18, task: str = "depth", num_classes: int = 1, min_depth: float = 1.0,
                  max_depth: float = 200.0):
         super().__init__()
         if task not in ("depth", "segmentation"):
