@@ -51,3 +51,13 @@ from .resnet_unet import ResNetUNet, resnet_unet  # noqa: E402
 
 register("resnet18-unet", lambda **kw: resnet_unet(18, **kw))
 register("resnet50-unet", lambda **kw: resnet_unet(50, **kw))
+
+# --- masksup: small MONAI U-Net / U-Net++ base networks (densepred.masksup_experiment.base_network) -----------
+def _masksup_net(kind: str, **kw) -> nn.Module:
+    from densepred.masksup_experiment import base_network  # imported here: that module imports this registry
+
+    return base_network(kind, **kw)
+
+
+register("masksup-unet", lambda **kw: _masksup_net("unet", **kw))
+register("masksup-unetpp", lambda **kw: _masksup_net("unetpp", **kw))
