@@ -398,3 +398,62 @@ def plot_finetune_curves(curves, axes=None):
     axes[0].legend(fontsize=7)
     axes[0].figure.tight_layout()
     return axes[0].figure
+
+
+# --- small helpers for the notebooks -----------------------------------------------------------------------------
+
+def train_baseline(backbone: str, train_set: Dataset, val: dict, num_classes: int, ignore_index: int = 255,
+                   seed: int = 0, recipe: Recipe | None = None, lam: float = 0.0) -> Run:
+    """``recipe.base_epochs`` epochs of CE + ``lam`` AR from a fresh ``backbone`` (seeded); ``run.model`` is the final
+    network (in eval mode)."""
+    recipe = recipe or Recipe()
+    seed_everything(seed)
+    model = build_backbone(backbone, num_classes, seed).to(torch.device(resolve_device(recipe.device)))
+    loader = make_loader(train_set, recipe.batch_size, shuffle=True, seed=seed, drop_last=True)
+    run, _ = train_epochs(model, _optimizer(model, recipe), loader, lam, recipe.base_epochs, val, num_classes,
+                          ignore_index, recipe, "baseline")
+    run.model.eval()
+    return run
+
+
+def from_start_rows(starts: dict[tuple[str, int], dict[str, Run]]) -> list[dict]:
+    """One row per (backbone, seed) of :func:`run_from_start` results: final and best validation mIoU and final
+    validation AR of the CE and CE+AR runs."""
+    rows = []
+    for (backbone, seed), runs in starts.items():
+        row = {"backbone": backbone, "seed": seed}
+        for label, run in runs.items():
+            key = "ar" if label == "CE+AR" else "ce"
+            row[f"{key}_final"] = run.epochs[-1]["val_miou"]
+            row[f"{key}_best"] = max(run.series("val_miou"))
+            row[f"val_ar_{key}"] = run.epochs[-1]["val_ar"]
+        rows.append(row)
+    return rows
+
+
+def table_mean_std(df, by: str, columns: list[str], digits: int = 2):
+    """``"mean ± std (n=k)"`` cells (:func:`densepred.claims.mean_std`) of ``columns`` grouped by ``by``."""
+    import pandas as pd
+
+    from .claims import mean_std
+
+    return pd.DataFrame({col: df.groupby(by)[col].apply(lambda v: mean_std(v, digits)) for col in columns})
+
+
+def gain_verdict(gains) -> str:
+    """Verdict for a directional claim from paired per-seed differences (positive = the paper's direction):
+    ``reproduced`` when every seed agrees, ``partial`` when only the mean does, else ``not reproduced``."""
+    g = np.asarray(list(gains), dtype=float)
+    if g.size == 0 or np.isnan(g).any():
+        raise ValueError(f"gain_verdict needs finite per-seed differences, got {g}")
+    if (g > 0).all():
+        return "reproduced"
+    return "partial" if g.mean() > 0 else "not reproduced"
+
+
+def heatmap_stats(a: np.ndarray, m: np.ndarray, valid: np.ndarray, margin: float = 0.1) -> dict[str, float]:
+    """For (N, P, P) affinities over valid pairs: ``mse`` to the label affinity, the share of "red" entries
+    (A >= 1 - margin) and "blue" entries (A <= margin) of Fig. 4, and the same shares in the label affinity."""
+    v = valid.astype(bool)
+    return {"mse": float(((a - m) ** 2)[v].mean()), "red": float((a[v] >= 1 - margin).mean()),
+            "blue": float((a[v] <= margin).mean()), "label_red": float((m[v] >= 1 - margin).mean())}
