@@ -249,8 +249,8 @@ def downsample_labels(
             keep their non-void share). With ``False`` the raw interpolation is returned, equal to
             ``F.interpolate(one_hot, mode="bicubic")``, negatives included.
         dtype: output dtype of the soft labels (float32 matches the reference).
-        block_elements: taps processed per block (at least one output row per block); bounds the temporaries to
-            about 25 bytes per element (2-3 MB by default) whatever the input size.
+        block_elements: taps processed per step (at least one output row and one tap pair); bounds the
+            temporaries to about 30 bytes per tap (about 4 MB by default) whatever the input size.
 
     Returns:
         ``"nearest"``: hard labels (N, H', W') of ``labels.dtype``, equal to ``F.interpolate(mode="nearest")``.
@@ -282,48 +282,32 @@ def downsample_labels(
     # Accumulate channels-last, (N, H', W', C): the classes of one output pixel are adjacent in memory, so the
     # scatter stays cache-local. One extra slot at the end collects the taps that hit void pixels (the all-zero
     # one-hot vector contributes nothing), which avoids masking the weights.
-    out = torch.zeros(n * plane * num_classes + 1, dtype=dtype, device=dev)
+    out = torch.empty(n * plane * num_classes + 1, dtype=dtype, device=dev)
     void_slot = n * plane * num_classes
-    # The work is a list of "tap rows" t = (tap pair (i, j), output row u), each with W' taps (one per output
-    # column v). We walk it in blocks of about `block_elements` taps with preallocated buffers: memory-bound
-    # gathers and scatters stay cache-sized and no large temporaries are allocated (and page-faulted) per block.
+    out[void_slot] = 0
+    rows_out = out[:void_slot].view(n, oh, ow * num_classes)
+    # Walk the output in blocks of rows small enough to stay in cache (about 1 MB) while every tap pair adds into
+    # them (the scatter is bound by memory latency, so this matters more than the arithmetic); within a block,
+    # tap pairs are batched so that each step handles about `block_elements` taps with block-sized temporaries.
     pairs = torch.cartesian_prod(torch.arange(kh, device=dev), torch.arange(kw, device=dev)).reshape(-1, 2)
-    n_rows = pairs.shape[0] * oh
-    rows_per_block = max(1, min(n_rows, block_elements // (n * ow)))
+    rows = max(1, min(oh, (1 << 20) // (n * ow * num_classes * out.element_size())))
+    pairs_per_step = max(1, block_elements // (n * rows * ow))
     flat_labels = labels.reshape(n, h * w)
-    src = torch.empty(rows_per_block, ow, dtype=torch.long, device=dev)
-    tapped = torch.empty(n, rows_per_block * ow, dtype=labels.dtype, device=dev)
-    index = torch.empty(n, rows_per_block, ow, dtype=torch.long, device=dev)
-    weight = torch.empty(rows_per_block, ow, dtype=dtype, device=dev)
     column = torch.arange(ow, device=dev) * num_classes  # flat (v, c=0) within one output row
-    sample = (torch.arange(n, device=dev) * (plane * num_classes)).view(n, 1, 1)
-    for t0 in range(0, n_rows, rows_per_block):
-        t1 = min(n_rows, t0 + rows_per_block)
-        m = t1 - t0
-        t = torch.arange(t0, t1, device=dev)
-        u = t % oh
-        if t0 // oh == (t1 - 1) // oh:  # one tap pair (i, j) for the whole block: broadcast, no gathers
-            i, j = (int(x) for x in pairs[t0 // oh])
-            h_src, h_wt = h_idx[u, i], h_w[u, i]
-            w_src, w_wt = w_idx[:, j][None], w_w[:, j][None]
-        else:
-            pair = pairs[t // oh]  # (m, 2)
-            h_src, h_wt = h_idx[u, pair[:, 0]], h_w[u, pair[:, 0]]
-            w_src, w_wt = w_idx.T[pair[:, 1]], w_w.T[pair[:, 1]]
-        s_ = src[:m]
-        torch.add(w_src, (h_src * w)[:, None], out=s_)  # input pixel of each tap, (m, W')
-        torch.mul(w_wt, h_wt[:, None], out=weight[:m])  # f(h, w; u, v) = A[u, h] * B[v, w]
-        tp = tapped[:, :m * ow]
-        torch.gather(flat_labels, 1, s_.view(1, -1).expand(n, -1), out=tp)
-        ix = index[:, :m]
-        if n == 1:
-            torch.add((u * (ow * num_classes))[:, None], column, out=ix[0])  # flat (u, v, c=0)
-        else:
-            torch.add(torch.add((u * (ow * num_classes))[:, None], column)[None], sample, out=ix)  # (n, u, v, c=0)
-        ix.add_(tp.view(n, m, ow))
-        if ignore_index is not None:
-            ix.masked_fill_(tp.view(n, m, ow) == ignore_index, void_slot)
-        out.scatter_add_(0, ix.reshape(-1), weight[:m].expand(n, m, ow).reshape(-1))
+    sample = (torch.arange(n, device=dev) * (plane * num_classes)).view(n, 1, 1, 1)
+    for u0 in range(0, oh, rows):
+        u1 = min(oh, u0 + rows)
+        rows_out[:, u0:u1].zero_()
+        pixel = (torch.arange(u0, u1, device=dev) * (ow * num_classes))[:, None] + column + sample  # (N,1,R,W')
+        for p0 in range(0, pairs.shape[0], pairs_per_step):
+            i, j = pairs[p0:p0 + pairs_per_step].unbind(1)  # (P,)
+            src = h_idx[u0:u1, i].T[:, :, None] * w + w_idx[:, j].T[:, None, :]  # (P, R, W') tapped input pixel
+            weight = (h_w[u0:u1, i].T[:, :, None] * w_w[:, j].T[:, None, :]).to(dtype)  # f(h, w; u, v)
+            tapped = flat_labels[:, src]  # (N, P, R, W') label of each tapped pixel
+            index = pixel + tapped  # int64 flat (n, u, v, label)
+            if ignore_index is not None:
+                index.masked_fill_(tapped == ignore_index, void_slot)
+            out.scatter_add_(0, index.reshape(-1), weight.expand_as(index).reshape(-1))
     out = out[:void_slot]
     out = out.view(n, oh, ow, num_classes).permute(0, 3, 1, 2)  # (N, C, H', W') in channels_last memory format
     if method == "soft-bicubic" and bicubic_clamp:
