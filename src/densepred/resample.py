@@ -293,6 +293,7 @@ def downsample_labels(
     rows = max(1, min(oh, (1 << 20) // (n * ow * num_classes * out.element_size())))
     pairs_per_step = max(1, block_elements // (n * rows * ow))
     flat_labels = labels.reshape(n, h * w)
+    h_idx_t, h_w_t, w_idx_t, w_w_t = (x.T.contiguous() for x in (h_idx, h_w, w_idx, w_w))  # (K, H') / (K, W')
     column = torch.arange(ow, device=dev) * num_classes  # flat (v, c=0) within one output row
     sample = (torch.arange(n, device=dev) * (plane * num_classes)).view(n, 1, 1, 1)
     for u0 in range(0, oh, rows):
@@ -301,9 +302,9 @@ def downsample_labels(
         pixel = (torch.arange(u0, u1, device=dev) * (ow * num_classes))[:, None] + column + sample  # (N,1,R,W')
         for p0 in range(0, pairs.shape[0], pairs_per_step):
             i, j = pairs[p0:p0 + pairs_per_step].unbind(1)  # (P,)
-            src = h_idx[u0:u1, i].T[:, :, None] * w + w_idx[:, j].T[:, None, :]  # (P, R, W') tapped input pixel
-            weight = (h_w[u0:u1, i].T[:, :, None] * w_w[:, j].T[:, None, :]).to(dtype)  # f(h, w; u, v)
-            tapped = flat_labels[:, src]  # (N, P, R, W') label of each tapped pixel
+            src = h_idx_t[i, u0:u1, None] * w + w_idx_t[j, None, :]  # (P, R, W') tapped input pixel
+            weight = (h_w_t[i, u0:u1, None] * w_w_t[j, None, :]).to(dtype)  # f(h, w; u, v) = A[u, h] * B[v, w]
+            tapped = flat_labels.gather(1, src.view(1, -1).expand(n, -1)).view(n, *src.shape)  # (N, P, R, W')
             index = pixel + tapped  # int64 flat (n, u, v, label)
             if ignore_index is not None:
                 index.masked_fill_(tapped == ignore_index, void_slot)
