@@ -366,16 +366,21 @@ def affinity_heatmaps(matrices: dict[str, np.ndarray], axes=None, cbar: bool = T
     import seaborn as sns
 
     if axes is None:
-        _, axes = plt.subplots(1, len(matrices), figsize=(3.4 * len(matrices) + 0.6, 3.2), squeeze=False)
+        _, axes = plt.subplots(1, len(matrices), figsize=(3.4 * len(matrices) + 0.6, 3.2), squeeze=False,
+                               layout="constrained")
         axes = axes[0]
+    axes = list(axes)
     boundary = sizes[0] ** 2
-    for i, (ax, (title, mat)) in enumerate(zip(axes, matrices.items())):
+    for ax, (title, mat) in zip(axes, matrices.items()):
         sns.heatmap(mat, ax=ax, vmin=0.0, vmax=1.0, cmap="coolwarm", square=True, xticklabels=False,
-                    yticklabels=False, cbar=cbar and i == len(matrices) - 1, rasterized=True)
+                    yticklabels=False, cbar=False, rasterized=True)
         ax.axhline(boundary, color="k", lw=0.5)
         ax.axvline(boundary, color="k", lw=0.5)
         ax.set_title(title, fontsize=9)
-    return axes[0].figure
+    fig = axes[0].figure
+    if cbar:  # one colour bar for the row, so every panel keeps the same size
+        fig.colorbar(axes[-1].collections[0], ax=axes, shrink=0.85, pad=0.02)
+    return fig
 
 
 def plot_finetune_curves(curves, axes=None):
