@@ -3,7 +3,8 @@
 Names (spatial-lifting Table II): ``unet-5L-1Res``, ``unet-8L-1Res``, ``unet-5L-2Res``, ``unet-8L-2Res`` (2D
 MONAI UNet, channels 32..512 capped at 512, in 3 / out 1 by default) and their Spatial-Lifting counterparts
 ``sl-unet-5L-1Res`` ... ``sl-unet-8L-2Res`` (3D MONAI UNet, 8 channels at every level, lifted depth 16).
-Keyword arguments (``in_channels``, ``out_channels``, ``m``, ...) pass through to the constructor.
+``fastdepth-small`` / ``sl-fastdepth-small`` are the depth networks of spatial-lifting Table VIII on a CPU
+(:mod:`~densepred.models.depth_decoders`). Keyword arguments (``in_channels``, ``out_channels``, ``m``, ...) pass through to the constructor.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Callable
 
 from torch import nn
 
+from .depth_decoders import DepthNet
 from .lifting import SLUNet, lift
 from .unet import unet2d
 
@@ -29,6 +31,8 @@ for _levels in (5, 8):
     for _res in (1, 2):
         register(f"unet-{_levels}L-{_res}Res", lambda L=_levels, R=_res, **kw: unet2d(L, R, **kw))
         register(f"sl-unet-{_levels}L-{_res}Res", lambda L=_levels, R=_res, **kw: SLUNet(L, R, **kw))
+register("fastdepth-small", lambda **kw: DepthNet(lifted=False, **kw))
+register("sl-fastdepth-small", lambda **kw: DepthNet(lifted=True, **kw))
 
 
 def available_models() -> list[str]:
