@@ -62,3 +62,13 @@ def test_notebook_outside_notebooks_dir_is_rejected(tree, tmp_path):
     stray = make_notebook(tree / "elsewhere.ipynb", "1")
     with pytest.raises(NotebookError, match="not under"):
         run_notebook(stray, "smoke", progress=False)
+
+
+def test_hash_follows_only_the_modules_a_notebook_imports(tree, monkeypatch):
+    from densepred.runner import module_closure
+
+    files = {f.name for f in module_closure(["from densepred.complexity import count_macs"])}
+    assert {"complexity.py", "__init__.py"} <= files
+    assert "resample.py" not in files  # a module the notebook never reaches does not make it stale
+    lazy = {f.name for f in module_closure(["import densepred.sl_experiment"])}
+    assert {"sl_experiment.py", "train.py", "losses.py", "lifting.py"} <= lazy

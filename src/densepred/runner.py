@@ -3,12 +3,14 @@
 A source notebook ``notebooks/<slug>/<stem>.ipynb`` is executed into ``book/<slug>/<stem>.ipynb`` (the source
 is never overwritten, except by :func:`refresh_reference`, which re-executes it at its smoke defaults for
 nbval). The executed copy's metadata ``densepred`` holds the staleness hash: SHA-256 of the source cells
-(outputs excluded), the parameters (profile + overrides) and every file of the ``densepred`` package.
+(outputs excluded), the parameters (profile + overrides) and the ``densepred`` source files the notebook
+imports, directly or indirectly.
 Execution writes to a temporary file first: a failing notebook leaves the previous executed copy intact.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
@@ -54,23 +56,86 @@ def parameters_for(notebook: str | os.PathLike, profile: str, overrides: dict[st
     return params
 
 
-def _package_digest() -> str:
+def _module_file(module: str) -> Path | None:
+    """Source file of ``densepred.<...>`` (package ``__init__.py`` or module ``.py``), or None."""
+    parts = module.split(".")[1:]
+    base = paths.package_dir().joinpath(*parts)
+    for cand in (base / "__init__.py", base.with_suffix(".py")):
+        if cand.is_file():
+            return cand
+    return None
+
+
+def _imported_modules(source: str, module: str | None = None) -> set[str]:
+    """``densepred`` modules imported by ``source`` (absolute, relative to ``module``, and ``from X import sub``)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        # A cell with IPython magics: fall back to a textual scan of its import lines.
+        lines = [ln for ln in source.splitlines() if ln.lstrip().startswith(("import densepred", "from densepred"))]
+        tree = ast.parse("\n".join(ln.strip() for ln in lines))
+    found: set[str] = set()
+    pkg = module.split(".") if module else []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.split(".")[0] == "densepred"}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # relative to the importing module's package
+                is_pkg = module is not None and _module_file(module) is not None and _module_file(module).name == "__init__.py"
+                anchor = pkg if is_pkg else pkg[:-1]
+                anchor = anchor[: len(anchor) - (node.level - 1)]
+                base = ".".join(anchor + ([node.module] if node.module else []))
+            elif node.module and node.module.split(".")[0] == "densepred":
+                base = node.module
+            else:
+                continue
+            found.add(base)
+            found |= {f"{base}.{a.name}" for a in node.names}  # `from densepred import claims` imports a module
+    return {m for m in found if _module_file(m) is not None}
+
+
+def module_closure(sources: list[str]) -> list[Path]:
+    """Every ``densepred`` source file that code in ``sources`` imports, directly or through the package.
+
+    Each module brings its parent packages' ``__init__.py`` (Python runs them on import) and, for a package
+    directory with data files (``published/``), those data files.
+    """
+    todo = set().union(*(_imported_modules(src) for src in sources)) if sources else set()
+    todo.add("densepred")
+    seen: set[str] = set()
+    while todo:
+        mod = todo.pop()
+        if mod in seen:
+            continue
+        seen.add(mod)
+        parts = mod.split(".")
+        todo |= {".".join(parts[:i]) for i in range(1, len(parts))} - seen
+        todo |= _imported_modules(_module_file(mod).read_text(), mod) - seen
+    files = {_module_file(m) for m in seen}
+    for f in list(files):
+        if f.name == "__init__.py":
+            files |= {d for d in f.parent.rglob("*") if d.suffix in {".csv", ".yaml", ".yml", ".json"}}
+    return sorted(files)
+
+
+def _sources_digest(notebook_sources: list[str]) -> str:
     h = hashlib.sha256()
     pkg = paths.package_dir()
-    for f in sorted(pkg.rglob("*")):
-        if f.is_file() and "__pycache__" not in f.parts and f.suffix in {".py", ".csv", ".yaml", ".yml", ".json"}:
-            h.update(str(f.relative_to(pkg)).encode() + b"\0" + f.read_bytes() + b"\0")
+    for f in module_closure(notebook_sources):
+        h.update(str(f.relative_to(pkg)).encode() + b"\0" + f.read_bytes() + b"\0")
     return h.hexdigest()
 
 
 def source_hash(notebook: str | os.PathLike, parameters: dict[str, Any]) -> str:
-    """SHA-256 over the notebook's cell sources (not outputs), ``parameters`` and the densepred sources."""
+    """SHA-256 over the notebook's cell sources (not outputs), ``parameters`` and the densepred sources the
+    notebook imports (its import closure, see :func:`module_closure`), so that a change to one chapter's module
+    does not mark every other chapter stale."""
     nb = nbformat.read(notebook, as_version=4)
     h = hashlib.sha256()
     for cell in nb.cells:
         h.update(cell.cell_type.encode() + b"\0" + cell.source.encode() + b"\0")
     h.update(json.dumps(parameters, sort_keys=True, default=str).encode() + b"\0")
-    h.update(_package_digest().encode())
+    h.update(_sources_digest([c.source for c in nb.cells if c.cell_type == "code"]).encode())
     return h.hexdigest()
 
 
