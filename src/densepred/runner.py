@@ -236,7 +236,7 @@ def refresh_reference(notebook: str | os.PathLike, progress: bool = True) -> Pat
 def source_notebooks(paper: str | None = None) -> list[Path]:
     """All source notebooks (``notebooks/<slug>/*.ipynb``), optionally of one paper or folder."""
     root = paths.notebooks_dir()
-    found = sorted(p for p in root.glob("*/*.ipynb") if p.parent.name != "profiles")
+    found = sorted(p for p in root.glob("*/*.ipynb") if p.parent.name != "profiles" and not p.name.startswith("."))
     if paper is not None:
         found = [p for p in found if p.parent.name == paper]
         if not found:
