@@ -15,7 +15,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import nbformat
 
@@ -157,23 +157,33 @@ def _mark_hidden(nb: nbformat.NotebookNode) -> None:
             tags.append("hide-cell")
 
 
-def _execute(src: Path, dest_tmp: Path, parameters: dict | None, progress: bool) -> None:
+def _execute_to(src: Path, dest: Path, parameters: dict | None, progress: bool,
+                finish: Callable[[nbformat.NotebookNode], None]) -> Path:
+    """Execute ``src`` with papermill into a hidden temporary file beside ``dest``, let ``finish`` edit the
+    executed notebook, then move it onto ``dest`` atomically. On failure ``dest`` is untouched and the temporary
+    file removed; the error names the failing cell.
+    """
     import papermill as pm
 
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.stem}.tmp.ipynb")
     try:
-        pm.execute_notebook(
-            str(src),
-            str(dest_tmp),
-            parameters=parameters or None,
-            progress_bar=progress,
-            cwd=str(src.parent),
-            kernel_name="python3",
-        )
-    except pm.PapermillExecutionError as exc:
-        raise NotebookError(
-            f"{src} failed in cell {exc.exec_count} ({exc.ename}: {exc.evalue}).\n"
-            + "".join(exc.traceback[-5:] if isinstance(exc.traceback, list) else [str(exc.traceback)])
-        ) from None
+        try:
+            pm.execute_notebook(str(src), str(tmp), parameters=parameters or None, progress_bar=progress,
+                                cwd=str(src.parent), kernel_name="python3")
+        except pm.PapermillExecutionError as exc:
+            tail = exc.traceback[-5:] if isinstance(exc.traceback, list) else [str(exc.traceback)]
+            raise NotebookError(
+                f"{src} failed in cell {exc.exec_count} ({exc.ename}: {exc.evalue}).\n" + "".join(tail)
+            ) from None
+        nb = nbformat.read(tmp, as_version=4)
+        finish(nb)
+        nbformat.write(nb, tmp)
+        os.replace(tmp, dest)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return dest
 
 
 def run_notebook(
@@ -187,50 +197,33 @@ def run_notebook(
     Raises :class:`NotebookError` (with the failing cell's error) and leaves any previous copy intact.
     """
     src = Path(notebook).resolve()
-    out = book_path(src)
     params = parameters_for(src, profile, overrides)
-    digest = source_hash(src, params)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.tmp.ipynb")
-    try:
-        _execute(src, tmp, params, progress)
-        nb = nbformat.read(tmp, as_version=4)
-        nb.metadata["densepred"] = {
-            "hash": digest,
-            "profile": profile,
-            "parameters": params,
-            "source": str(src.relative_to(paths.repo_root())),
-        }
+    meta = {"hash": source_hash(src, params), "profile": profile, "parameters": params,
+            "source": str(src.relative_to(paths.repo_root()))}
+
+    def finish(nb: nbformat.NotebookNode) -> None:
+        nb.metadata["densepred"] = meta
         _mark_hidden(nb)
-        nbformat.write(nb, tmp)
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return out
+
+    return _execute_to(src, book_path(src), params, progress, finish)
 
 
 def refresh_reference(notebook: str | os.PathLike, progress: bool = True) -> Path:
     """Re-execute a source notebook in place at its own (smoke) defaults: the nbval reference outputs.
 
-    No parameters are injected, so the source keeps exactly its cells. Writes atomically.
+    No parameters are injected, so the source keeps exactly its cells; papermill's timing metadata is dropped
+    so that a refresh changes only outputs.
     """
     src = Path(notebook).resolve()
     notebook_key(src)  # validates the location
-    tmp = src.with_name(f".{src.stem}.tmp.ipynb")
-    try:
-        _execute(src, tmp, None, progress)
-        nb = nbformat.read(tmp, as_version=4)
+
+    def finish(nb: nbformat.NotebookNode) -> None:
         nb.metadata.pop("papermill", None)
         for cell in nb.cells:
             cell.metadata.pop("papermill", None)
             cell.metadata.pop("execution", None)
-        nbformat.write(nb, tmp)
-        os.replace(tmp, src)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return src
+
+    return _execute_to(src, src, None, progress, finish)
 
 
 def source_notebooks(paper: str | None = None) -> list[Path]:
