@@ -152,3 +152,17 @@ def test_run_from_start_shares_initialisation():
     ce, ar = runs["CE"].step_series("ce"), runs["CE+AR"].step_series("ce")
     assert len(runs["CE"].epochs) == 2 and ce.shape == ar.shape
     assert ce[0] == pytest.approx(ar[0])  # same network and first batch before any update
+
+
+def test_published_tables_are_self_consistent():
+    from densepred import published
+
+    t1 = published.load("affinity-regression", "table_1")
+    assert list(t1["backbone"]) == ["Refinenet-LW-50", "PSPNet-101", "Refinenet-LW-152"]
+    assert ((t1["miou_ar"] - t1["miou"]).round(1).tolist()) == [0.3, 0.7, 0.9]
+    t2 = published.load("affinity-regression", "table_2").set_index("term")
+    # t = estimate / std. error, to the printed precision (a transcription check)
+    assert (t2["estimate"] / t2["std_error"]).round(1).tolist() == pytest.approx([182.2, -8.8], abs=0.06)
+    v = published.load("affinity-regression", "validation_ar").iloc[0]
+    assert relative_decrease(v.before, v.after) == pytest.approx(v.relative_decrease, abs=5e-4)
+    assert "Cityscapes" in published.load("affinity-regression", "table_3").attrs["caption"]
