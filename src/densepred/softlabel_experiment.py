@@ -209,7 +209,9 @@ h, w, c = a["height"], a["width_px"], a["num_classes"]
 x = torch.rand(a["batch_size"], 3, h, w, generator=g)
 labels = torch.randint(0, c, (a["batch_size"], h, w), generator=g)
 t = labels if a["label_method"] == "nearest" else torch.nn.functional.one_hot(labels, c).permute(0, 3, 1, 2).float()
-m = build_network(a["width"], c, 0)
+dev = a["device"]
+x, t = x.to(dev), t.to(dev)
+m = build_network(a["width"], c, 0).to(dev)
 opt = torch.optim.AdamW(m.parameters(), 1e-3)
 page = resource.getpagesize()
 def rss():
@@ -227,21 +229,31 @@ th.start()
 for _ in range(a["steps"]):
     opt.zero_grad(); soft_cross_entropy(m(x), t).backward(); opt.step()
 done.set(); th.join()
-print(json.dumps({"before": before, "peak": max(peak[0], rss())}))
+if dev.startswith("cuda"):  # GPU: the allocator's own peak, not the host's resident set
+    before = torch.cuda.memory_allocated()
+    torch.cuda.reset_peak_memory_stats()
+    for _ in range(a["steps"]):
+        opt.zero_grad(); soft_cross_entropy(m(x), t).backward(); opt.step()
+    torch.cuda.synchronize()
+    peak[0] = torch.cuda.max_memory_allocated()
+else:
+    peak[0] = max(peak[0], rss())
+print(json.dumps({"before": before, "peak": peak[0]}))
 """
 
 
 def peak_train_memory(size: Sequence[int], batch_size: int, label_method: str = "soft-bilinear", width: int = 8,
-                      num_classes: int = 19, steps: int = 3) -> dict:
+                      num_classes: int = 19, steps: int = 3, device: str = "cpu") -> dict:
     """Peak training memory (MiB) of the network at input ``size`` (H, W), measured in a fresh subprocess.
 
     CPU only: the process's resident set (``/proc/self/statm``) is sampled every millisecond by a thread while
     ``steps`` training steps run on a random batch. Returns ``{"peak_mib", "train_mib"}``: the sampled peak, and
     the peak minus the resident set just before the first step (``train_mib``: activations, gradients, optimiser
-    state; the model, the batch and the imported libraries are in the baseline).
+    state; the model, the batch and the imported libraries are in the baseline). On a CUDA ``device`` the
+    steps are repeated after the sampled ones and ``torch.cuda.max_memory_allocated`` is used instead.
     """
     args = dict(height=int(size[0]), width_px=int(size[1]), batch_size=int(batch_size), label_method=label_method,
-                width=int(width), num_classes=int(num_classes), steps=int(steps))
+                width=int(width), num_classes=int(num_classes), steps=int(steps), device=str(device))
     proc = subprocess.run([sys.executable, "-c", _MEMORY_PROBE, json.dumps(args)], capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"memory probe failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
