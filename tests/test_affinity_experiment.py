@@ -166,3 +166,12 @@ def test_published_tables_are_self_consistent():
     v = published.load("affinity-regression", "validation_ar").iloc[0]
     assert relative_decrease(v.before, v.after) == pytest.approx(v.relative_decrease, abs=5e-4)
     assert "Cityscapes" in published.load("affinity-regression", "table_3").attrs["caption"]
+
+
+def test_evaluate_does_not_depend_on_batching():
+    val = _val(_toy_set(5, seed=2))
+    net = build_backbone("unet-small", 3, seed=0)
+    a, b = evaluate(net, val, 3, batch_size=2), evaluate(net, val, 3, batch_size=16)
+    assert a["miou"] == pytest.approx(b["miou"]) and a["acc"] == pytest.approx(b["acc"])
+    assert a["ce"] == pytest.approx(b["ce"], rel=1e-5) and a["ar"] == pytest.approx(b["ar"], rel=1e-5)
+    assert net.training  # the mode is restored
