@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from .losses import soft_cross_entropy
+from .profiles import resolve_device
 from .metrics import confusion_matrix, iou_from_confusion, miou_from_confusion
 from .resample import downsample_image, downsample_labels
 from .train import TrainConfig, fit, make_loader, seed_everything
@@ -148,6 +149,7 @@ def evaluate_full_resolution(model: torch.nn.Module, images: torch.Tensor, masks
                              device: str = "cpu") -> torch.Tensor:
     """Confusion matrix (C, C) at full resolution: input down-sampled by ``factor`` with ``image_method`` (the
     resolution the network was trained at), logits up-sampled bilinearly to the masks' (H, W), argmax."""
+    device = resolve_device(device)  # "auto" -> "cuda" or "cpu"
     model.eval().to(device)
     cm = torch.zeros(num_classes, num_classes, dtype=torch.int64)
     for i in range(0, len(images), batch_size):
