@@ -171,6 +171,46 @@ def binary_splits(name: str, data_root=None, n_train: int = 64, n_test: int = 32
 
 # --- depth (Table VIII) ---------------------------------------------------------------------------------------
 
+#: Real datasets with metric depth and their (train, test) splits; Cityscapes' test split has no public labels.
+DEPTH_SPLITS = {"cityscapes": ("train", "val"), "nyuv2": ("train", "test")}
+
+
+def depth_splits(name: str, data_root=None, n_train: int | None = 64, n_test: int | None = 24, size=(32, 64),
+                 seed: int = 0):
+    """(train Dataset, test tensors ``image`` (N, 3, H, W) and ``depth`` (N, H, W) in metres, 0 = invalid).
+
+    ``synth-street`` takes ``n_train`` / ``n_test`` generated scenes at ``size``. Real datasets with depth
+    (:data:`DEPTH_SPLITS`) are read from ``data_root`` in their official layout and resized to ``size``
+    (depth nearest); ``n_train`` / ``n_test`` keep the first items of each split (``None``: all of it).
+    """
+    from torch.utils.data import Subset
+
+    from .data import SYNTHETIC_NAMES, DatasetError, load_dataset
+    from .data.datasets import canonical_name
+
+    key = canonical_name(name)
+    if key in SYNTHETIC_NAMES:
+        if key != "synth-street":
+            raise DatasetError(f"{name!r} has no depth; the synthetic dataset with depth is 'synth-street'.")
+        train = load_dataset(key, split="train", n=n_train or 64, size=tuple(size), seed=seed, cache=True)
+        test = load_dataset(key, split="test", n=n_test or 24, size=tuple(size), seed=seed, cache=True)
+    elif key in DEPTH_SPLITS:
+        extra = {"depth": True} if key == "cityscapes" else {}
+        tr, te = DEPTH_SPLITS[key]
+        train = load_dataset(key, root=data_root, split=tr, size=tuple(size), **extra)
+        test = load_dataset(key, root=data_root, split=te, size=tuple(size), **extra)
+        train = train if n_train is None or n_train >= len(train) else Subset(train, range(n_train))
+        test = test if n_test is None or n_test >= len(test) else Subset(test, range(n_test))
+    else:
+        raise DatasetError(f"{name!r} has no metric depth here; depth datasets: synth-street, "
+                           f"{', '.join(DEPTH_SPLITS)}.")
+    items = [test[i] for i in range(len(test))]
+    if "depth" not in items[0]:
+        raise DatasetError(f"{name}: test items carry no depth; check the dataset's depth files under {data_root}.")
+    return train, {"image": torch.stack([it["image"] for it in items]),
+                   "depth": torch.stack([it["depth"] for it in items])}
+
+
 def _depth_target(batch: dict) -> torch.Tensor:
     """(B, H, W) metres -> (B, 1, H, W) ``log1p(depth)``, 0 where invalid (log1p > 0 for any valid depth).
 
@@ -195,10 +235,13 @@ def depth_step(model: nn.Module, batch: dict) -> dict:
 
 
 def train_depth(name: str, train_set: Dataset, cfg: TrainConfig, batch_size: int = 8, seed: int = 0, s: int = 5,
-                progress: bool = True, **model_kwargs) -> Trained:
-    """Train depth network ``name`` (e.g. ``fastdepth-small`` or ``sl-fastdepth-small``) on items with ``depth``."""
+                progress: bool = True, build=None, **model_kwargs) -> Trained:
+    """Train depth network ``name`` on items with ``depth``: a registry model (e.g. ``fastdepth-small`` or
+    ``sl-fastdepth-small``), or ``build(**model_kwargs)`` when a builder is given (e.g.
+    :func:`~densepred.models.sl_decoders.depth_network`; ``name`` then only labels the run). The model is built
+    after seeding, so its initial weights depend on ``seed`` only."""
     seed_everything(seed)
-    model = build_model(name, **model_kwargs)
+    model = build(**model_kwargs) if build is not None else build_model(name, **model_kwargs)
     loader = make_loader(train_set, batch_size, shuffle=True, seed=seed)
     t0 = time.perf_counter()
     history = fit(model, loader, depth_step, cfg, progress=progress, desc=f"{name} s{seed}")
