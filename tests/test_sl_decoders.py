@@ -142,3 +142,15 @@ def test_train_depth_with_builder_selects_slices():
     assert t.lifted and len(t.selected) == 3 and t.selected.max() < 6
     pred = predict_depth(t, test["image"])
     assert pred.shape == (2, 32, 64) and torch.isfinite(pred).all() and (pred >= 0).all()
+
+
+def test_table_vi_rows_on_meta_device():
+    from densepred.models.sl_decoders import TABLE_VI, table_vi_decoder
+
+    for row in TABLE_VI:
+        with torch.device("meta"):
+            net, shape = table_vi_decoder(row)
+        y = net(torch.zeros(shape, device="meta"))
+        assert y.shape[-2:] == shape[-2:], row
+    with pytest.raises(KeyError, match="SL-UNet"):
+        table_vi_decoder("SL-UNet(5L, 1Res)")

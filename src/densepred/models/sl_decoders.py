@@ -71,6 +71,26 @@ class OnPyramid(nn.Module):
         return self.decoder(feats)
 
 
+#: Table VI row -> (encoder pyramid, decoder factory on the pyramid's channels). Widths: FastDepth's 2D widths
+#: are not given by the paper; (64, 32, 24, 16, 16) brings our 2D decoder to about its published size (0.13 M).
+TABLE_VI = {
+    "FastDepth": ("mobilenetv2", lambda ch: FastDepthDecoder(ch, (64, 32, 24, 16, 16))),
+    "SL-FastDepth": ("mobilenetv2", lambda ch: SLFastDepthDecoder(ch, (16, 8, 8, 8, 8))),
+    "MiDaS": ("resnext101", lambda ch: MiDaSDecoder(ch, 256)),
+    "SL-MiDaS": ("resnext101", lambda ch: SLMiDaSDecoder(ch, 16)),
+}
+
+
+def table_vi_decoder(row: str) -> tuple[nn.Module, tuple[int, int, int, int]]:
+    """Table VI row (``FastDepth``, ``SL-FastDepth``, ``MiDaS``, ``SL-MiDaS``) -> (:class:`OnPyramid` harness,
+    input shape (1, 3, H, W) to count it at). Build it under ``torch.device("meta")`` to count without memory."""
+    if row not in TABLE_VI:
+        raise KeyError(f"Table VI row {row!r} is not built here; built rows: {', '.join(TABLE_VI)}.")
+    pyramid, factory = TABLE_VI[row]
+    channels, first_stride, size = PYRAMIDS[pyramid]
+    return OnPyramid(factory(channels), channels, first_stride), (1, 3, *size)
+
+
 class SLFastDepthDecoder(nn.Module):
     """Lifted FastDepth: list of (B, C_i, H_i, W_i) features, finest first, each twice the size of the next
     -> per-slice depth (B, 1, m, 2 H_0, 2 W_0).
