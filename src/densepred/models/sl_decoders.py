@@ -15,8 +15,9 @@ stand-ins written from the two decoders' papers:
 Lifted decoders first project each encoder level to the few channels of the block that reads it with a **2D 1x1
 convolution, then lift**. Lifting copies a map along the new axis, so this equals lifting first and using a
 1x1x1 3D convolution, at 1/m of the MACs; a 3x3x3 convolution on the lifted 1280- or 2048-channel encoder
-output would cost more parameters than the whole 2D decoder (our ``sl-fastdepth-small`` does that, see the
-``05_depth`` page). Lifted up-sampling is (1, 2, 2): the lifted axis keeps its ``m`` slices.
+output would cost more parameters than the whole 2D decoder (the registry's ``sl-fastdepth-small``,
+:class:`~densepred.models.depth_decoders.SLDecoder`, lifts first). Lifted up-sampling is (1, 2, 2): the lifted
+axis keeps its ``m`` slices.
 
 :data:`PYRAMIDS` lists the feature pyramids of the paper's encoders (channels per level, the first level's
 stride, each next level twice as coarse) and the input size at which Table VI is counted here;
@@ -256,7 +257,7 @@ def load_encoder_weights(encoder: nn.Module, path: str | Path) -> nn.Module:
 
 # --- depth networks for Table VIII: an encoder and one of the decoders above ------------------------------------
 
-#: decoder name -> (class, lifted, default widths per encoder level, finest level first is *not* implied).
+#: decoder name -> (class, whether its output is per-slice).
 _DECODERS = {
     "fastdepth": (FastDepthDecoder, False),
     "sl-fastdepth": (SLFastDepthDecoder, True),
