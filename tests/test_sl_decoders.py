@@ -26,20 +26,17 @@ def test_project_then_lift_equals_lift_then_1x1x1_conv():
     assert torch.allclose(lift(conv2(x), 4), conv3(lift(x, 4)), atol=1e-6)
 
 
-@pytest.mark.parametrize("pyramid, make, lifted", [
-    ("mobilenetv2", lambda c: FastDepthDecoder(c, (64, 32, 24, 16, 16)), False),
-    ("mobilenetv2", lambda c: SLFastDepthDecoder(c), True),
-    ("resnext101", lambda c: MiDaSDecoder(c, features=32), False),
-    ("resnext101", lambda c: SLMiDaSDecoder(c, features=8, m=4), True),
+@pytest.mark.parametrize("pyramid, make, shape", [
+    ("mobilenetv2", lambda c: FastDepthDecoder(c, (64, 32, 24, 16, 16)), (1, 1, 64, 96)),
+    ("mobilenetv2", lambda c: SLFastDepthDecoder(c, m=3), (1, 1, 3, 64, 96)),
+    ("resnext101", lambda c: MiDaSDecoder(c, features=32), (1, 1, 64, 96)),
+    ("resnext101", lambda c: SLMiDaSDecoder(c, features=8, m=4), (1, 1, 4, 64, 96)),
 ])
-def test_decoders_on_paper_pyramids_reach_full_resolution(pyramid, make, lifted):
+def test_decoders_on_paper_pyramids_reach_full_resolution(pyramid, make, shape):
     channels, first_stride, _ = PYRAMIDS[pyramid]
     net = OnPyramid(make(channels), channels, first_stride).eval()
     with torch.no_grad():
-        y = net(torch.zeros(1, 3, 64, 96))
-    assert y.shape == ((1, 1, y.shape[2], 64, 96) if lifted else (1, 1, 64, 96))
-    if lifted:
-        assert y.shape[2] in (4, 16)
+        assert net(torch.zeros(1, 3, 64, 96)).shape == shape
 
 
 def test_on_pyramid_rejects_indivisible_input():
@@ -70,10 +67,31 @@ def test_depth_network_unknown_names():
         depth_network("midas", "vit")
 
 
-def test_encoder_decoder_checks_output_size():
+def test_encoder_decoder_checks_input_and_output_size():
     net = EncoderDecoder(nn.Identity(), nn.Conv2d(3, 1, 3, stride=2), lifted=False)
     with pytest.raises(ValueError, match="does not match the input"):
         net(torch.zeros(1, 3, 8, 8))
+    with pytest.raises(ValueError, match="multiple of 16"):
+        depth_network("fastdepth", "small")(torch.zeros(1, 3, 40, 72))
+
+
+def _torchvision_resnet18_keys():
+    """torchvision's ``resnet18().state_dict()`` names, written out from its layout (BasicBlock: conv1, bn1,
+    conv2, bn2, downsample.0/.1 in the first block of layers 2-4; classifier fc)."""
+    bn = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
+    keys = ["conv1.weight"] + [f"bn1.{b}" for b in bn]
+    for layer in range(1, 5):
+        for block in range(2):
+            p = f"layer{layer}.{block}"
+            keys += [f"{p}.conv1.weight"] + [f"{p}.bn1.{b}" for b in bn]
+            keys += [f"{p}.conv2.weight"] + [f"{p}.bn2.{b}" for b in bn]
+            if layer > 1 and block == 0:
+                keys += [f"{p}.downsample.0.weight"] + [f"{p}.downsample.1.{b}" for b in bn]
+    return keys + ["fc.weight", "fc.bias"]
+
+
+def test_resnet_encoder_uses_torchvision_names():
+    assert sorted(ResNetEncoder(18).state_dict()) == sorted(k for k in _torchvision_resnet18_keys() if k[:3] != "fc.")
 
 
 def test_load_encoder_weights_torchvision_style(tmp_path):
@@ -127,6 +145,19 @@ def test_depth_splits_real_fixtures(tmp_path):
     assert len(train) == 3 and test["depth"].shape == (2, 8, 16) and (test["depth"] > 0).all()
 
 
+def test_depth_splits_max_depth_marks_far_pixels_invalid():
+    train, test = depth_splits("synth-street", n_train=2, n_test=2, size=(32, 64), max_depth=10.0)
+    full = depth_splits("synth-street", n_train=2, n_test=2, size=(32, 64))[1]["depth"]
+    assert (full > 10).any() and (test["depth"] <= 10).all()
+    assert torch.equal(test["depth"], torch.where(full > 10, 0.0, full))
+    assert (train[0]["depth"] <= 10).all() and (train[0]["depth"] > 0).any()
+
+
+def test_depth_splits_reject_empty_splits():
+    with pytest.raises(DatasetError, match="empty split"):
+        depth_splits("synth-street", n_train=0, n_test=2)
+
+
 def test_depth_splits_reject_datasets_without_depth(tmp_path):
     with pytest.raises(DatasetError, match="synth-street"):
         depth_splits("synth-glands")
@@ -152,5 +183,5 @@ def test_table_vi_rows_on_meta_device():
             net, shape = table_vi_decoder(row)
         y = net(torch.zeros(shape, device="meta"))
         assert y.shape[-2:] == shape[-2:], row
-    with pytest.raises(KeyError, match="SL-UNet"):
+    with pytest.raises(KeyError, match="built rows"):
         table_vi_decoder("SL-UNet(5L, 1Res)")

@@ -176,12 +176,15 @@ DEPTH_SPLITS = {"cityscapes": ("train", "val"), "nyuv2": ("train", "test")}
 
 
 def depth_splits(name: str, data_root=None, n_train: int | None = 64, n_test: int | None = 24, size=(32, 64),
-                 seed: int = 0):
+                 seed: int = 0, max_depth: float | None = None):
     """(train Dataset, test tensors ``image`` (N, 3, H, W) and ``depth`` (N, H, W) in metres, 0 = invalid).
 
-    ``synth-street`` takes ``n_train`` / ``n_test`` generated scenes at ``size``. Real datasets with depth
-    (:data:`DEPTH_SPLITS`) are read from ``data_root`` in their official layout and resized to ``size``
-    (depth nearest); ``n_train`` / ``n_test`` keep the first items of each split (``None``: all of it).
+    ``synth-street`` takes ``n_train`` / ``n_test`` generated scenes at ``size`` (``None``: 64 / 24). Real
+    datasets with depth (:data:`DEPTH_SPLITS`) are read from ``data_root`` in their official layout and resized
+    to ``size`` (depth nearest); ``n_train`` / ``n_test`` keep the first items of each split (``None``: all of
+    it). NYUv2's loader also needs its 40-class mapping file in the root, although only depth is used here.
+    ``max_depth`` marks depths beyond it invalid (0) in both splits: Cityscapes' depth from disparity reaches
+    ~1e5 m where the disparity is one step above zero, which would dominate an RMSE in metres.
     """
     from torch.utils.data import Subset
 
@@ -192,8 +195,10 @@ def depth_splits(name: str, data_root=None, n_train: int | None = 64, n_test: in
     if key in SYNTHETIC_NAMES:
         if key != "synth-street":
             raise DatasetError(f"{name!r} has no depth; the synthetic dataset with depth is 'synth-street'.")
-        train = load_dataset(key, split="train", n=n_train or 64, size=tuple(size), seed=seed, cache=True)
-        test = load_dataset(key, split="test", n=n_test or 24, size=tuple(size), seed=seed, cache=True)
+        train = load_dataset(key, split="train", n=64 if n_train is None else n_train, size=tuple(size), seed=seed,
+                             cache=True)
+        test = load_dataset(key, split="test", n=24 if n_test is None else n_test, size=tuple(size), seed=seed,
+                            cache=True)
     elif key in DEPTH_SPLITS:
         extra = {"depth": True} if key == "cityscapes" else {}
         tr, te = DEPTH_SPLITS[key]
@@ -204,11 +209,30 @@ def depth_splits(name: str, data_root=None, n_train: int | None = 64, n_test: in
     else:
         raise DatasetError(f"{name!r} has no metric depth here; depth datasets: synth-street, "
                            f"{', '.join(DEPTH_SPLITS)}.")
+    if len(train) == 0 or len(test) == 0:
+        raise DatasetError(f"{name}: empty split ({len(train)} training, {len(test)} test items); ask for n >= 1.")
     items = [test[i] for i in range(len(test))]
     if "depth" not in items[0]:
         raise DatasetError(f"{name}: test items carry no depth; check the dataset's depth files under {data_root}.")
-    return train, {"image": torch.stack([it["image"] for it in items]),
-                   "depth": torch.stack([it["depth"] for it in items])}
+    depth = torch.stack([it["depth"] for it in items])
+    if max_depth is not None:
+        train, depth = _MaxDepth(train, max_depth), torch.where(depth > max_depth, 0.0, depth)
+    return train, {"image": torch.stack([it["image"] for it in items]), "depth": depth}
+
+
+class _MaxDepth(Dataset):
+    """Items of ``dataset`` with depths beyond ``max_depth`` set to 0 (invalid)."""
+
+    def __init__(self, dataset: Dataset, max_depth: float):
+        self.dataset, self.max_depth = dataset, max_depth
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, i: int) -> dict:
+        item = dict(self.dataset[i])
+        item["depth"] = torch.where(item["depth"] > self.max_depth, 0.0, item["depth"])
+        return item
 
 
 def _depth_target(batch: dict) -> torch.Tensor:

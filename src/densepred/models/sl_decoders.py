@@ -2,7 +2,8 @@
 
 Spatial Lifting (Xu & Zhang 2025, Sec. IV-C/D, Table VI) keeps a 2D encoder and replaces its decoder by a lifted
 one: features are lifted to a depth of ``m`` (:func:`~densepred.models.lifting.lift`) and decoded with 3D
-convolutions of few channels (SL-FastDepth ``[16, 8, 8, 8]``, SL-MiDaS ``[16, 16, 16, 16]``), returning per-slice
+convolutions of few channels (SL-FastDepth ``[16, 8, 8, 8]``, SL-MiDaS ``[16, 16, 16, 16]``; a fifth level, where
+an encoder has one, gets 8 channels in our SL-FastDepth), returning per-slice
 outputs (B, 1, m, H, W). The paper gives channel widths and counts, not layer-level descriptions, so these are
 stand-ins written from the two decoders' papers:
 
@@ -159,7 +160,8 @@ class MiDaSDecoder(nn.Module):
     depth (B, 1, 4 H_0, 4 W_0).
 
     Every level is projected to ``features`` channels by a 3x3 convolution without bias; fusion blocks run from
-    the coarsest level, each adding the next finer level and up-sampling x2; the head is conv 3x3 to
+    the coarsest level, each adding the next finer level and up-sampling x2 (the coarsest block's ``rcu1`` is
+    built but unused, as in MiDaS's code, so its parameters are counted as MiDaS counts them); the head is conv 3x3 to
     ``features // 2``, x``head_up`` up-sampling, conv 3x3 to 32, ReLU, conv 1x1 to 1 (MiDaS's final ReLU on
     inverse depth is left out: our depth nets regress log-depth). With ``head_up=1`` the output is at 2 H_0.
     """
@@ -169,7 +171,7 @@ class MiDaSDecoder(nn.Module):
         self.proj = nn.ModuleList(nn.Conv2d(c, features, 3, padding=1, bias=False) for c in enc_channels)
         self.fusion = nn.ModuleList(_Fusion(features, 2) for _ in enc_channels)
         self.head = nn.Sequential(
-            nn.Conv2d(features, features // 2, 3, padding=1), nn.Upsample(scale_factor=head_up, mode="bilinear"),
+            nn.Conv2d(features, features // 2, 3, padding=1), nn.Upsample(scale_factor=head_up, mode="bilinear", align_corners=True),
             nn.Conv2d(features // 2, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 1, 1))
 
     def forward(self, feats: list[torch.Tensor]) -> torch.Tensor:
@@ -195,7 +197,8 @@ class SLMiDaSDecoder(nn.Module):
         self.fusion = nn.ModuleList(_Fusion(features, 3) for _ in enc_channels)
         half = features // 2
         self.head = nn.Sequential(
-            nn.Conv3d(features, half, 3, padding=1), nn.Upsample(scale_factor=(1, head_up, head_up), mode="trilinear"),
+            nn.Conv3d(features, half, 3, padding=1), nn.Upsample(scale_factor=(1, head_up, head_up), mode="trilinear",
+                                                    align_corners=True),
             nn.Conv3d(half, half, 3, padding=1), nn.ReLU(), nn.Conv3d(half, 1, 1))
 
     def forward(self, feats: list[torch.Tensor]) -> torch.Tensor:
@@ -210,16 +213,21 @@ class EncoderDecoder(nn.Module):
     """``decoder(encoder(x))`` with an output check: (B, 3, H, W) -> (B, 1, H, W) or per-slice (B, 1, m, H, W).
 
     ``lifted`` tells the training code whether the output is per-slice; ``output_bias`` initialises the last
-    layer's bias (a typical log-depth) as in :class:`~densepred.models.depth_decoders.DepthNet`.
+    layer's bias (a typical log-depth) as in :class:`~densepred.models.depth_decoders.DepthNet`; H and W must be
+    multiples of ``divisor`` (the encoder's total stride).
     """
 
-    def __init__(self, encoder: nn.Module, decoder: nn.Module, lifted: bool, output_bias: float = 0.0):
+    def __init__(self, encoder: nn.Module, decoder: nn.Module, lifted: bool, output_bias: float = 0.0,
+                 divisor: int = 1):
         super().__init__()
-        self.encoder, self.decoder, self.lifted = encoder, decoder, lifted
+        self.encoder, self.decoder, self.lifted, self.divisor = encoder, decoder, lifted, divisor
         last = [m for m in decoder.modules() if isinstance(m, (nn.Conv2d, nn.Conv3d))][-1]
         nn.init.constant_(last.bias, output_bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-2] % self.divisor or x.shape[-1] % self.divisor:
+            raise ValueError(f"Input size {tuple(x.shape[-2:])} must be a multiple of {self.divisor} (the encoder's "
+                             f"total stride); resize the images, e.g. image_size=[64, 128].")
         y = self.decoder(self.encoder(x))
         if y.shape[-2:] != x.shape[-2:]:
             raise ValueError(f"Decoder output {tuple(y.shape[-2:])} does not match the input {tuple(x.shape[-2:])}; "
@@ -300,4 +308,5 @@ def depth_network(decoder: str, encoder: str = "small", encoder_weights: str | P
         kw.setdefault("head_up", 1)  # both encoders start at 1/2: fusion ends at full resolution
     if lifted:
         kw["m"] = m
-    return EncoderDecoder(enc, cls(chans, **kw), lifted, output_bias)
+    divisor = 2 ** len(chans)  # every encoder here halves the resolution once per level
+    return EncoderDecoder(enc, cls(chans, **kw), lifted, output_bias, divisor)
