@@ -185,3 +185,11 @@ def test_table_vi_rows_on_meta_device():
         assert y.shape[-2:] == shape[-2:], row
     with pytest.raises(KeyError, match="built rows"):
         table_vi_decoder("SL-UNet(5L, 1Res)")
+
+
+def test_constant_depth_is_the_median_of_valid_training_depths():
+    from densepred.sl_experiment import constant_depth
+
+    items = [{"depth": torch.tensor([[0.0, 2.0], [4.0, 0.0]])}, {"depth": torch.tensor([[6.0, 0.0], [0.0, 0.0]])}]
+    assert constant_depth(items) == 4.0
+    assert constant_depth(items, n=1) == 2.0  # torch's median of an even count is the lower middle value

@@ -97,9 +97,12 @@ def predict(trained: Trained, images: torch.Tensor, batch_size: int = 16) -> tup
 
 
 def stack(dataset: Dataset) -> dict[str, torch.Tensor]:
-    """All items of a (small) dataset as tensors: ``image`` (N, 3, H, W), ``mask`` (N, H, W), ``difficulty`` (N,)."""
+    """All items of a (small) dataset as tensors: ``image`` (N, 3, H, W), ``mask`` (N, H, W), and where the items
+    have them ``depth`` (N, H, W) and ``difficulty`` (N,)."""
     items = [dataset[i] for i in range(len(dataset))]
     out = {"image": torch.stack([it["image"] for it in items]), "mask": torch.stack([it["mask"] for it in items])}
+    if "depth" in items[0]:
+        out["depth"] = torch.stack([it["depth"] for it in items])
     if "difficulty" in items[0]:
         out["difficulty"] = torch.tensor([float(it["difficulty"]) for it in items])
     return out
@@ -211,13 +214,20 @@ def depth_splits(name: str, data_root=None, n_train: int | None = 64, n_test: in
                            f"{', '.join(DEPTH_SPLITS)}.")
     if len(train) == 0 or len(test) == 0:
         raise DatasetError(f"{name}: empty split ({len(train)} training, {len(test)} test items); ask for n >= 1.")
-    items = [test[i] for i in range(len(test))]
-    if "depth" not in items[0]:
+    test = stack(test)
+    if "depth" not in test:
         raise DatasetError(f"{name}: test items carry no depth; check the dataset's depth files under {data_root}.")
-    depth = torch.stack([it["depth"] for it in items])
+    depth = test["depth"]
     if max_depth is not None:
         train, depth = _MaxDepth(train, max_depth), torch.where(depth > max_depth, 0.0, depth)
-    return train, {"image": torch.stack([it["image"] for it in items]), "depth": depth}
+    return train, {"image": test["image"], "depth": depth}
+
+
+def constant_depth(train_set: Dataset, n: int = 64) -> float:
+    """The median valid depth (metres) of the first ``n`` training items: the constant prediction that every depth
+    network must beat to show that it learned anything."""
+    seen = torch.cat([train_set[i]["depth"].flatten() for i in range(min(n, len(train_set)))])
+    return seen[seen > 0].median().item()
 
 
 class _MaxDepth(Dataset):
