@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from monai.networks.nets import UNet
 
-from densepred.losses import affinity_regression_loss, ce_plus_ar
+from densepred.affinity_regression.losses import affinity_regression_loss, ce_plus_ar
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from monai.networks.nets import UNet
 
-from densepred.masking import random_holes
+from densepred.masksup.masking import random_holes
 
 
 def main() -> None:

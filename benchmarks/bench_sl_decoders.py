@@ -1,6 +1,6 @@
 """Table VI decoders on this CPU: does wall time follow the MAC ratio of a lifted decoder to its 2D counterpart?
 
-For the FastDepth and MiDaS stand-ins of ``densepred.models.sl_decoders`` and their lifted versions, each on zero
+For the FastDepth and MiDaS stand-ins of ``densepred.spatial_lifting.decoders`` and their lifted versions, each on zero
 features shaped like the paper's encoder pyramid (MobileNetV2 / ResNeXt-101) at a chosen input size, measured side
 by side in one run:
 
@@ -21,7 +21,7 @@ import time
 import torch
 
 from densepred.complexity import count_macs, count_parameters
-from densepred.models.sl_decoders import TABLE_VI, table_vi_decoder
+from densepred.spatial_lifting.decoders import TABLE_VI, table_vi_decoder
 
 
 def measure(row: str, size: int, batch: int, repeats: int) -> dict:

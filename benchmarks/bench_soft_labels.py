@@ -6,10 +6,10 @@ Run:  python benchmarks/bench_soft_labels.py            (about 2-4 minutes on 2 
 Cases (issue 5): a 1024x2048 label map with 19 classes (Cityscapes-like) and a 2048x2048 map with 150 classes
 (ADE20K-like), soft-bilinear (antialias off, as in the paper) to 1/2, 1/4 and 1/8. Three implementations:
 
-* ``ours``        ``densepred.resample.downsample_labels`` (never builds the full-resolution one-hot);
+* ``ours``        ``densepred.soft_labels.resample.downsample_labels`` (never builds the full-resolution one-hot);
 * ``ref-onehot``  the straightforward reference: ``F.one_hot`` (int64, channels last) -> float -> ``F.interpolate``;
 * ``ref-scatter`` a leaner reference: float32 one-hot written with ``scatter_`` -> ``F.interpolate``
-                  (``densepred.resample.onehot_reference``; still C x H x W floats).
+                  (``densepred.soft_labels.resample.onehot_reference``; still C x H x W floats).
 
 Every (case, implementation) runs in a fresh subprocess, so each one's memory is measured alone:
 
@@ -65,7 +65,7 @@ def make_labels(h: int, w: int, c: int, seed: int = 0):
 def _run(impl: str, labels, scale: float, c: int):
     import torch.nn.functional as F
 
-    from densepred.resample import downsample_labels, onehot_reference
+    from densepred.soft_labels.resample import downsample_labels, onehot_reference
 
     if impl == "ours":
         return downsample_labels(labels, scale=scale, method="soft-bilinear", num_classes=c)

@@ -27,9 +27,9 @@ import time
 def _case(name: str, size: int, batch: int, repeats: int, threads: int, queue) -> None:
     import torch
 
-    from densepred.losses import structure_loss
+    from densepred.spatial_lifting.losses import structure_loss
     from densepred.models import build_model
-    from densepred.models.lifting import aggregate_slices, dense_slice_loss, prediction_quality
+    from densepred.spatial_lifting.slice_selection import aggregate_slices, dense_slice_loss, prediction_quality
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)

@@ -27,7 +27,9 @@ def test_shape_and_non_negative(net, images):
     assert cam.shape == (H, W) and (cam >= 0).all() and cam.max() > 0
     batch = segmentation_gradcam(net, images, net.encoder.layer1)
     assert batch.shape == (2, H, W)
-    assert torch.allclose(batch[0], cam, atol=1e-5, rtol=1e-4)
+    # float32 rounding: torch 2.14's batched convolution backward differs from the single-image one by up to
+    # ~2e-5 on maps of magnitude ~0.4 (measured), so the tolerance is 1e-4 absolute.
+    assert torch.allclose(batch[0], cam, atol=1e-4, rtol=1e-4)
 
 
 def test_changes_with_layer_and_with_input(net, images):

@@ -70,5 +70,5 @@ def test_hash_follows_only_the_modules_a_notebook_imports(tree, monkeypatch):
     files = {f.name for f in module_closure(["from densepred.complexity import count_macs"])}
     assert {"complexity.py", "__init__.py"} <= files
     assert "resample.py" not in files  # a module the notebook never reaches does not make it stale
-    lazy = {f.name for f in module_closure(["import densepred.sl_experiment"])}
-    assert {"sl_experiment.py", "train.py", "losses.py", "lifting.py"} <= lazy
+    lazy = {f.name for f in module_closure(["import densepred.spatial_lifting.experiments"])}
+    assert {"experiments.py", "train.py", "losses.py", "slice_selection.py"} <= lazy

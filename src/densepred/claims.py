@@ -20,7 +20,6 @@ Every notebook ends with ``claims.show()`` and ``claims.write(prov)``, which sto
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -52,16 +51,6 @@ def mean_std(values: Iterable[float], digits: int = 2, scale: float = 1.0) -> st
     if v.size == 1:
         return f"{v[0]:.{digits}f} (n=1)"
     return f"{v.mean():.{digits}f} ± {v.std(ddof=1):.{digits}f} (n={v.size})"
-
-
-def exact_verdict(ours: float, paper: float, decimals: int) -> str:
-    """``exact`` when ``ours`` rounds to ``paper`` at the paper's ``decimals``, else ``not reproduced``."""
-    return "exact" if round(float(ours), decimals) == round(float(paper), decimals) else "not reproduced"
-
-
-def relative_gap(ours: float, paper: float) -> float:
-    """``(ours - paper) / |paper|``; ``nan`` when the paper's value is zero."""
-    return (ours - paper) / abs(paper) if paper else math.nan
 
 
 class Claims:

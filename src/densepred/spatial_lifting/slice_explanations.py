@@ -1,0 +1,73 @@
+"""Per-slice explanations of a lifted network (Fig. 2 of Spatial Lifting): Grad-CAM, saliency and guided
+backprop maps for every lifted slice (captum)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from captum.attr import LayerGradCam
+from torch import nn
+
+from ..explain import resolve_layer
+
+class SliceScore(nn.Module):
+    """(B, 3, H, W) -> (B,): the score of lifted slice ``z`` of an SL model with binary per-slice logits
+    (B, 1, m, H, W): the sum of that slice's logits over the pixels it predicts as foreground (all pixels when it
+    predicts none). The foreground selection carries no gradient, as Grad-CAM's class selection.
+    """
+
+    def __init__(self, model: nn.Module, z: int):
+        super().__init__()
+        self.model, self.z = model, z
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = self.model(x)
+        if logits.ndim != 5 or logits.shape[1] != 1:
+            raise ValueError(f"SliceScore expects binary per-slice logits (B, 1, m, H, W), got {tuple(logits.shape)}.")
+        s = logits[:, 0, self.z]
+        fg = (s.detach() > 0).float()
+        fg = torch.where(fg.flatten(1).sum(1, keepdim=True).view(-1, 1, 1) > 0, fg, torch.ones_like(fg))
+        return (s * fg).flatten(1).sum(1)
+
+
+SLICE_METHODS = ("gradcam", "saliency", "guided_backprop")
+
+
+def slice_attributions(model: nn.Module, image: torch.Tensor, method: str, layer: nn.Module | str | None = None,
+                       m: int | None = None) -> torch.Tensor:
+    """One attribution map per lifted slice (Fig. 2 of spatial-lifting): (3, H, W) -> (m, H, W).
+
+    ``method``: ``"gradcam"`` (captum ``LayerGradCam`` on ``layer``, a 3D feature map (B, C, d, h, w) that is
+    up-sampled trilinearly to (m, H, W) and read at the slice's depth), ``"saliency"`` (captum ``Saliency``,
+    max over colour channels) or ``"guided_backprop"`` (captum ``GuidedBackprop``; it only changes the backward
+    pass of ``nn.ReLU`` modules, so train the model with ReLU activations for it to differ from plain gradients).
+    """
+    from captum.attr import GuidedBackprop, Saliency
+
+    if method not in SLICE_METHODS:
+        raise ValueError(f"Unknown method {method!r}; use one of {SLICE_METHODS}.")
+    if image.ndim != 3:
+        raise ValueError(f"image must be (3, H, W), got {tuple(image.shape)}.")
+    if method == "gradcam" and layer is None:
+        raise ValueError("gradcam needs a layer (a module or its dotted name, e.g. 'net.model.1').")
+    was_training = model.training
+    model.eval()
+    x = image.unsqueeze(0).detach()
+    m = m or model(x).shape[2]
+    maps = []
+    try:
+        for z in range(m):
+            score = SliceScore(model, z)
+            xz = x.clone().requires_grad_(True)
+            if method == "saliency":
+                a = Saliency(score).attribute(xz, abs=True).amax(1)[0]
+            elif method == "guided_backprop":
+                a = GuidedBackprop(score).attribute(xz).abs().amax(1)[0]
+            else:
+                cam = LayerGradCam(score, resolve_layer(model, layer)).attribute(xz, relu_attributions=True)
+                cam = F.interpolate(cam, size=(m, *x.shape[-2:]), mode="trilinear", align_corners=False)
+                a = cam[0, 0, z]
+            maps.append(a.detach())
+    finally:
+        model.train(was_training)
+    return torch.stack(maps)

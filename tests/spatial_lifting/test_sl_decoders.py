@@ -1,0 +1,196 @@
+"""Table VI decoders (2D and lifted), depth networks with optional pretrained encoders, and depth splits."""
+
+import pytest
+import torch
+from torch import nn
+
+from densepred.complexity import count_parameters
+from densepred.data import DatasetError
+from densepred.spatial_lifting.depth_decoders import FastDepthDecoder
+from densepred.spatial_lifting.lifting import lift
+from densepred.models.resnet_unet import ResNetEncoder
+from densepred.spatial_lifting.decoders import (PYRAMIDS, EncoderDecoder, MiDaSDecoder, OnPyramid,
+                                                SLFastDepthDecoder, SLMiDaSDecoder, depth_network,
+                                                load_encoder_weights)
+from densepred.spatial_lifting.experiments import depth_splits, predict_depth, train_depth
+from densepred.train import TrainConfig
+from test_data_real import make_cityscapes, make_nyu
+
+
+def test_project_then_lift_equals_lift_then_1x1x1_conv():
+    torch.manual_seed(0)
+    x = torch.randn(2, 5, 6, 7)
+    conv2 = nn.Conv2d(5, 3, 1)
+    conv3 = nn.Conv3d(5, 3, 1)
+    conv3.weight.data = conv2.weight.data[..., None]
+    conv3.bias.data = conv2.bias.data
+    assert torch.allclose(lift(conv2(x), 4), conv3(lift(x, 4)), atol=1e-6)
+
+
+@pytest.mark.parametrize("pyramid, make, shape", [
+    ("mobilenetv2", lambda c: FastDepthDecoder(c, (64, 32, 24, 16, 16)), (1, 1, 64, 96)),
+    ("mobilenetv2", lambda c: SLFastDepthDecoder(c, m=3), (1, 1, 3, 64, 96)),
+    ("resnext101", lambda c: MiDaSDecoder(c, features=32), (1, 1, 64, 96)),
+    ("resnext101", lambda c: SLMiDaSDecoder(c, features=8, m=4), (1, 1, 4, 64, 96)),
+])
+def test_decoders_on_paper_pyramids_reach_full_resolution(pyramid, make, shape):
+    channels, first_stride, _ = PYRAMIDS[pyramid]
+    net = OnPyramid(make(channels), channels, first_stride).eval()
+    with torch.no_grad():
+        assert net(torch.zeros(1, 3, 64, 96)).shape == shape
+
+
+def test_on_pyramid_rejects_indivisible_input():
+    channels, s0, _ = PYRAMIDS["resnext101"]
+    with pytest.raises(ValueError, match="divisible"):
+        OnPyramid(MiDaSDecoder(channels, 8), channels, s0)(torch.zeros(1, 3, 40, 40))
+
+
+def test_sl_fastdepth_needs_one_width_per_level():
+    with pytest.raises(ValueError, match="one width per encoder level"):
+        SLFastDepthDecoder((16, 24, 32), channels=(8, 8))
+
+
+@pytest.mark.parametrize("decoder", ["fastdepth", "sl-fastdepth", "midas", "sl-midas"])
+def test_depth_network_shapes_and_output_bias(decoder):
+    net = depth_network(decoder, "small", output_bias=2.5, m=4, **({"features": 16} if "midas" in decoder else {}))
+    y = net.eval()(torch.zeros(2, 3, 32, 64))
+    assert y.shape == ((2, 1, 4, 32, 64) if net.lifted else (2, 1, 32, 64))
+    assert net.lifted == decoder.startswith("sl-")
+    last = [m for m in net.decoder.modules() if isinstance(m, (nn.Conv2d, nn.Conv3d))][-1]
+    assert torch.all(last.bias == 2.5)
+
+
+def test_depth_network_unknown_names():
+    with pytest.raises(ValueError, match="Unknown depth decoder"):
+        depth_network("dpt")
+    with pytest.raises(ValueError, match="Unknown depth encoder"):
+        depth_network("midas", "vit")
+
+
+def test_encoder_decoder_checks_input_and_output_size():
+    net = EncoderDecoder(nn.Identity(), nn.Conv2d(3, 1, 3, stride=2), lifted=False)
+    with pytest.raises(ValueError, match="does not match the input"):
+        net(torch.zeros(1, 3, 8, 8))
+    with pytest.raises(ValueError, match="multiple of 16"):
+        depth_network("fastdepth", "small")(torch.zeros(1, 3, 40, 72))
+
+
+def _torchvision_resnet18_keys():
+    """torchvision's ``resnet18().state_dict()`` names, written out from its layout (BasicBlock: conv1, bn1,
+    conv2, bn2, downsample.0/.1 in the first block of layers 2-4; classifier fc)."""
+    bn = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
+    keys = ["conv1.weight"] + [f"bn1.{b}" for b in bn]
+    for layer in range(1, 5):
+        for block in range(2):
+            p = f"layer{layer}.{block}"
+            keys += [f"{p}.conv1.weight"] + [f"{p}.bn1.{b}" for b in bn]
+            keys += [f"{p}.conv2.weight"] + [f"{p}.bn2.{b}" for b in bn]
+            if layer > 1 and block == 0:
+                keys += [f"{p}.downsample.0.weight"] + [f"{p}.downsample.1.{b}" for b in bn]
+    return keys + ["fc.weight", "fc.bias"]
+
+
+def test_resnet_encoder_uses_torchvision_names():
+    assert sorted(ResNetEncoder(18).state_dict()) == sorted(k for k in _torchvision_resnet18_keys() if k[:3] != "fc.")
+
+
+def test_load_encoder_weights_torchvision_style(tmp_path):
+    torch.manual_seed(1)
+    src = ResNetEncoder(18)
+    state = {f"module.{k}": v for k, v in src.state_dict().items()}
+    state["module.fc.weight"], state["module.fc.bias"] = torch.zeros(1000, 512), torch.zeros(1000)
+    torch.save({"state_dict": state}, tmp_path / "r18.pth")
+    torch.manual_seed(2)
+    net = depth_network("sl-fastdepth", "resnet18", encoder_weights=tmp_path / "r18.pth")
+    for k, v in src.state_dict().items():
+        assert torch.equal(net.encoder.state_dict()[k], v), k
+
+
+def test_load_encoder_weights_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="encoder_weights=None"):
+        load_encoder_weights(ResNetEncoder(18), tmp_path / "missing.pth")
+    torch.save(ResNetEncoder(18).state_dict(), tmp_path / "r18.pth")
+    with pytest.raises(ValueError, match="does not fit ResNetEncoder.*size mismatch"):
+        load_encoder_weights(ResNetEncoder(50), tmp_path / "r18.pth")
+    torch.save({"conv1.weight": torch.zeros(64, 3, 7, 7)}, tmp_path / "partial.pth")
+    with pytest.raises(ValueError, match="missing keys"):
+        load_encoder_weights(ResNetEncoder(18), tmp_path / "partial.pth")
+
+
+def test_table_vi_lifted_decoders_are_smaller():
+    """The direction Table VI claims holds for our stand-ins' parameters (the MAC direction is a notebook result)."""
+    for pyr, two_d, sl in (("mobilenetv2", FastDepthDecoder(PYRAMIDS["mobilenetv2"][0], (64, 32, 24, 16, 16)),
+                            SLFastDepthDecoder(PYRAMIDS["mobilenetv2"][0])),
+                           ("resnext101", MiDaSDecoder(PYRAMIDS["resnext101"][0]),
+                            SLMiDaSDecoder(PYRAMIDS["resnext101"][0]))):
+        assert count_parameters(sl) < 0.5 * count_parameters(two_d), pyr
+
+
+# ------------------------------------------------------------------------------------------------- splits
+def test_depth_splits_synth_street():
+    train, test = depth_splits("synth-street", n_train=3, n_test=2, size=(32, 64))
+    assert len(train) == 3 and test["image"].shape == (2, 3, 32, 64) and test["depth"].shape == (2, 32, 64)
+    assert (test["depth"] > 0).any()
+
+
+def test_depth_splits_real_fixtures(tmp_path):
+    make_cityscapes(tmp_path, "train")
+    make_cityscapes(tmp_path, "val")
+    train, test = depth_splits("cityscapes", tmp_path, n_train=1, n_test=None, size=(8, 16))
+    assert len(train) == 1 and "depth" in train[0]
+    assert test["image"].shape == (2, 3, 8, 16) and test["depth"].shape == (2, 8, 16)
+    assert torch.all(test["depth"][:, 0] == 0)  # fixture rows 0-1 have no disparity: invalid depth stays 0
+    root, *_ = make_nyu(tmp_path / "n")
+    train, test = depth_splits("nyuv2", root, n_train=None, n_test=None, size=(8, 16))
+    assert len(train) == 3 and test["depth"].shape == (2, 8, 16) and (test["depth"] > 0).all()
+
+
+def test_depth_splits_max_depth_marks_far_pixels_invalid():
+    train, test = depth_splits("synth-street", n_train=2, n_test=2, size=(32, 64), max_depth=10.0)
+    full = depth_splits("synth-street", n_train=2, n_test=2, size=(32, 64))[1]["depth"]
+    assert (full > 10).any() and (test["depth"] <= 10).all()
+    assert torch.equal(test["depth"], torch.where(full > 10, 0.0, full))
+    assert (train[0]["depth"] <= 10).all() and (train[0]["depth"] > 0).any()
+
+
+def test_depth_splits_reject_empty_splits():
+    with pytest.raises(DatasetError, match="empty split"):
+        depth_splits("synth-street", n_train=0, n_test=2)
+
+
+def test_depth_splits_reject_datasets_without_depth(tmp_path):
+    with pytest.raises(DatasetError, match="synth-street"):
+        depth_splits("synth-glands")
+    with pytest.raises(DatasetError, match="no metric depth"):
+        depth_splits("kvasir-seg", tmp_path)
+
+
+def test_train_depth_with_builder_selects_slices():
+    train, test = depth_splits("synth-street", n_train=4, n_test=2, size=(32, 64))
+    cfg = TrainConfig(epochs=1, scheduler="step", step_epochs=1, device="cpu")
+    t = train_depth("sl-fastdepth", train, cfg, batch_size=2, s=3, progress=False, build=depth_network,
+                    decoder="sl-fastdepth", m=6, output_bias=3.0)
+    assert t.lifted and len(t.selected) == 3 and t.selected.max() < 6
+    pred = predict_depth(t, test["image"])
+    assert pred.shape == (2, 32, 64) and torch.isfinite(pred).all() and (pred >= 0).all()
+
+
+def test_table_vi_rows_on_meta_device():
+    from densepred.spatial_lifting.decoders import TABLE_VI, table_vi_decoder
+
+    for row in TABLE_VI:
+        with torch.device("meta"):
+            net, shape = table_vi_decoder(row)
+        y = net(torch.zeros(shape, device="meta"))
+        assert y.shape[-2:] == shape[-2:], row
+    with pytest.raises(KeyError, match="built rows"):
+        table_vi_decoder("SL-UNet(5L, 1Res)")
+
+
+def test_constant_depth_is_the_median_of_valid_training_depths():
+    from densepred.spatial_lifting.experiments import constant_depth
+
+    items = [{"depth": torch.tensor([[0.0, 2.0], [4.0, 0.0]])}, {"depth": torch.tensor([[6.0, 0.0], [0.0, 0.0]])}]
+    assert constant_depth(items) == 4.0
+    assert constant_depth(items, n=1) == 2.0  # torch's median of an even count is the lower middle value
