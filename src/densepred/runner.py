@@ -26,6 +26,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import tempfile
@@ -46,6 +47,7 @@ RUNNER_PARAMETERS = {
 }
 """Parameters only the runner sets, with the reason a ``-p`` override of them is refused."""
 CLAIMS_ENV = "DENSEPRED_CLAIMS_PATH"
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")  # colour codes in IPython tracebacks
 
 
 class NotebookError(RuntimeError):
@@ -383,8 +385,9 @@ def _papermill(src: Path, out: Path, parameters: dict | None, progress: bool) ->
                             cwd=str(src.parent), kernel_name="python3")
     except pm.PapermillExecutionError as exc:
         tail = exc.traceback[-5:] if isinstance(exc.traceback, list) else [str(exc.traceback)]
+        tail = _ANSI.sub("", "\n".join(tail))
         raise NotebookError(
-            f"{src} failed in cell {exc.exec_count} ({exc.ename}: {exc.evalue}).\n" + "".join(tail)
+            f"{src} failed in cell [{exc.exec_count}] ({exc.ename}: {exc.evalue}).\n{tail}"
         ) from None
 
 
