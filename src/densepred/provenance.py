@@ -45,21 +45,22 @@ def changed_inputs(root=None) -> list[str] | None:
 
 
 def git_state(root=None) -> dict[str, Any]:
-    """``{"commit": sha, "clean": bool, "changed": [paths]}``; commit ``"unknown"`` outside git."""
+    """``{"commit": sha, "clean": bool, "changed": [paths], "tree": "clean"|"dirty"}``; outside git, commit and
+    tree are ``"unknown"`` and clean is ``None``."""
     try:
         root = root or paths.repo_root()
         sha = _git(root, "rev-parse", "HEAD").strip()
     except (subprocess.CalledProcessError, FileNotFoundError, OSError):
-        return {"commit": "unknown", "clean": False, "changed": []}
+        return {"commit": "unknown", "clean": None, "changed": [], "tree": "unknown"}
     changed = changed_inputs(root) or []
-    return {"commit": sha, "clean": not changed, "changed": changed}
+    return {"commit": sha, "clean": not changed, "changed": changed, "tree": "dirty" if changed else "clean"}
 
 
 def git_commit() -> str:
     """``<sha>`` of HEAD, suffixed ``+dirty`` when sources, notebooks, profiles or dependency pins have
     uncommitted changes (not the book, results or caches the pipeline writes); ``"unknown"`` outside git."""
     state = git_state()
-    return state["commit"] + ("" if state["clean"] or state["commit"] == "unknown" else "+dirty")
+    return state["commit"] + ("+dirty" if state["tree"] == "dirty" else "")
 
 
 def cache_counts() -> dict[str, int] | None:
@@ -116,8 +117,8 @@ class Provenance:
         self.started = time.time()
         self.started_utc = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
         state = git_state()
-        self.commit = state["commit"] + ("" if state["clean"] or state["commit"] == "unknown" else "+dirty")
-        self.clean = state["clean"]
+        self.commit = state["commit"] + ("+dirty" if state["tree"] == "dirty" else "")
+        self.tree = state["tree"]
         self.changed = state["changed"]
         self.versions = versions()
         self.device = device_info(str(self.parameters.get("device", "auto")))
@@ -136,7 +137,7 @@ class Provenance:
             "notebook": self.notebook,
             "profile": self.parameters.get("profile"),
             "commit": self.commit,
-            "tree": "clean" if self.clean else "dirty",
+            "tree": self.tree,
             "changed": self.changed,
             "started_utc": self.started_utc,
             "duration_s": round(self.duration_s, 1),

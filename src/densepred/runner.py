@@ -446,7 +446,7 @@ def run_notebook(
     state = git_state()
     meta = {"hash": source_hash(src, params), "profile": profile, "parameters": params,
             "overrides": dict(overrides or {}), "source": str(src.relative_to(paths.repo_root())),
-            "commit": state["commit"], "tree": "clean" if state["clean"] else "dirty", "changed": state["changed"]}
+            "commit": state["commit"], "tree": state["tree"], "changed": state["changed"]}
     tgt.executed.parent.mkdir(parents=True, exist_ok=True)
     tgt.results.parent.mkdir(parents=True, exist_ok=True)
     private = Path(tempfile.mkdtemp(prefix=f".{src.stem}.", suffix=".run", dir=tgt.results.parent))
