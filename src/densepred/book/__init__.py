@@ -28,6 +28,14 @@ def build(paper: str | None = None, profile: str = paths.BOOK_PROFILE, force: bo
     ``jobs``/``gpus`` run papers in parallel locally, ``executor="slurm"`` submits them with submitit.
     """
     report = plan(profile, paper=paper, keys=notebooks, force=force, run=run)
+    if report.todo and profile == paths.BOOK_PROFILE:
+        from ..provenance import git_state
+
+        state = git_state()
+        if state["tree"] == "dirty":  # the committed pages should come from clean commits: say so, loudly
+            echo(f"warning: uncommitted changes to {', '.join(state['changed'][:5])}"
+                 f"{', ...' if len(state['changed']) > 5 else ''}; the pages run now record a dirty tree and "
+                 "are flagged on the built page. Commit first for pages from a clean commit.")
     for o in report.outcomes:
         if o.status == "up to date":
             echo(f"up to date: {o.key}")
