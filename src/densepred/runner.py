@@ -174,6 +174,14 @@ def _one_line(exc: BaseException, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def _shown(path: Path) -> str:
+    """``path`` relative to the repository root when inside it, else absolute."""
+    try:
+        return str(path.relative_to(paths.repo_root()))
+    except ValueError:
+        return str(path)
+
+
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -462,7 +470,7 @@ def run_notebook(
                 read_results(written)
             except CorruptFileError as exc:
                 raise NotebookError(f"{tgt.key} wrote an unreadable claims file: {exc}") from None
-        meta["results"] = str(tgt.results.relative_to(paths.repo_root())) if written else None
+        meta["results"] = _shown(tgt.results) if written else None
         meta["results_sha256"] = _sha256(written) if written else None
         nb = read_notebook(tmp_nb)
         nb.metadata["densepred"] = meta
@@ -471,6 +479,8 @@ def run_notebook(
         with _signals_deferred(), _locked(tgt.executed.parent):
             if written is not None:
                 os.replace(written, tgt.results)
+            else:  # a page that no longer writes claims must not keep an earlier run's results
+                tgt.results.unlink(missing_ok=True)
             os.replace(tmp_nb, tgt.executed)
     finally:
         with _signals_deferred():  # a second signal must not cut the clean-up short
