@@ -197,6 +197,8 @@ def run_slurm(chains: list[list[Path]], profile: str, options: SlurmOptions, ech
     if executor.cluster != "slurm":
         params.pop("slurm_partition", None)
     executor.update_parameters(name=f"densepred-{profile}", **params)
+    echo(f"submitit cluster: {executor.cluster} ({', '.join(f'{k}={v}' for k, v in params.items()) or 'defaults'}); "
+         f"job logs in {relative(folder)}")
     root = str(paths.repo_root())
     submitted = []
     try:
