@@ -56,3 +56,14 @@ def test_unknown_notebook_filter_lists_notebooks(tree, capsys):
     make_notebook(tree / "notebooks" / "demo" / "01_a.ipynb", "print(x)")
     assert main(["book", "build", "--profile", "smoke", "--no-html", "--notebook", "demo/02_b"]) == 1
     assert _error(capsys) == "densepred: error: Unknown notebook demo/02_b; notebooks: demo/01_a."
+
+
+def test_profile_slurm_block_is_a_setting_not_a_parameter(tree):
+    from densepred.book import SlurmOptions
+    from densepred.profiles import load_profile
+
+    (tree / "notebooks" / "profiles" / "cluster.yaml").write_text(
+        "profile: cluster\nseeds: [0]\nslurm: {partition: a100, time: 90, gpus_per_job: 2}\n")
+    assert "slurm" not in load_profile("cluster")
+    got = SlurmOptions(time_min=30).resolved("cluster")
+    assert got["slurm_partition"] == "a100" and got["timeout_min"] == 30 and got["gpus_per_node"] == 2

@@ -76,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     bb.add_argument("-W", dest="strict", action="store_true", help="treat Sphinx warnings as errors")
     bb.add_argument("--jobs", type=int, default=None,
                     help="papers run in parallel, each in notebook order (default 1, or one per --gpus id)")
-    bb.add_argument("--gpus", type=_gpus, default=None, help="GPU ids, one per job (CUDA_VISIBLE_DEVICES)")
+    bb.add_argument("--gpus", type=_gpus, default=None, help="GPU ids split evenly between the jobs (CUDA_VISIBLE_DEVICES); --jobs defaults to one per GPU")
     bb.add_argument("--executor", choices=["local", "slurm"], default="local",
                     help="local processes, or one submitit job per paper")
     slurm = bb.add_argument_group("--executor slurm (defaults: the profile's slurm: block)")

@@ -104,17 +104,19 @@ def _run_process(nb: Path, profile: str, env: dict, procs: _Processes) -> Outcom
 
 def run_local(chains: list[list[Path]], profile: str, jobs: int = 1, gpus: list[str] | None = None,
               echo=print) -> list[Outcome]:
-    """Run the chains with at most ``jobs`` at a time (one GPU each from ``gpus`` when given)."""
+    """Run the chains with at most ``jobs`` at a time; with ``gpus``, each job gets ``len(gpus) // jobs`` of them
+    (``CUDA_VISIBLE_DEVICES``) for as long as its chain runs."""
     if jobs < 1:
         raise ValueError(f"--jobs must be at least 1 (got {jobs}).")
     if gpus and jobs > len(gpus):
         raise ValueError(f"--jobs {jobs} needs {jobs} GPUs but --gpus lists {len(gpus)} ({','.join(gpus)}): "
                          "one GPU per job.")
     free: queue.Queue[str] | None = None
-    if gpus:
+    if gpus:  # the GPUs split evenly between the jobs (one each when as many jobs as GPUs)
         free = queue.Queue()
-        for g in gpus:
-            free.put(g)
+        per = len(gpus) // jobs
+        for i in range(jobs):
+            free.put(",".join(gpus[i * per:(i + 1) * per]))
     procs = _Processes()
 
     def chain_worker(chain: list[Path]) -> list[Outcome]:
