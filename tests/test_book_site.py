@@ -90,3 +90,17 @@ def test_gpu_html_book_builds_under_outputs(tree, two_pages):
     html = (tree / "outputs/gpu/_build/html/demo/02_b.html").read_text()
     assert "Not run at profile" in html and "admonition warning" in html
     assert not (tree / "book" / "_build").exists()
+
+
+def test_scorecard_names_and_skips_a_corrupt_results_file(tree, capsys):
+    from densepred.book import write_scorecard
+
+    good = tree / "results/cpu/masksup/01_masks.json"
+    bad = tree / "results/cpu/masksup/02_main.json"
+    good.parent.mkdir(parents=True)
+    good.write_text(json.dumps({"paper": "masksup", "notebook": "01_masks", "claims": [
+        {"id": "c1", "statement": "s", "paper": "1", "ours": "1", "verdict": "exact"}]}))
+    bad.write_text('{"paper": "masksup", "notebook": "02_ma')
+    [card] = write_scorecard(tree / "book", {"cpu": tree / "results/cpu"})
+    assert "**c1**" in card.read_text()
+    assert str(bad) in capsys.readouterr().err
