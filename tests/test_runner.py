@@ -1,10 +1,44 @@
+"""The runner: staleness, where each profile's files go, results committed with the executed copy, bad input,
+corrupt files, permissions, concurrent runs and signals."""
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
 import nbformat
 import pytest
 
-from conftest import make_notebook
+from conftest import REPO, make_notebook
 from densepred.cli import main
 from densepred.profiles import ProfileError, load_profile
-from densepred.runner import NotebookError, book_path, run_notebook, source_hash, stale_reason
+from densepred.runner import (NotebookError, ParameterError, book_path, notebook_parameters, run_notebook,
+                              source_hash, stale_reason, target)
+
+# A notebook body that writes its claims where the runner says (contract with the claims writer).
+WRITE_CLAIMS = ("import json, os\n"
+                "open(os.environ['DENSEPRED_CLAIMS_PATH'], 'w').write(json.dumps({'paper': 'demo', "
+                "'notebook': '01_a', 'claims': [], 'x': x, 'gpu': os.environ.get('CUDA_VISIBLE_DEVICES')}))")
+
+
+def claims_notebook(path: Path, extra: str = "", params: str = 'profile = "smoke"\nx = 1') -> Path:
+    """A tiny notebook that writes claims (x) to DENSEPRED_CLAIMS_PATH, then runs ``extra`` in a later cell."""
+    nb = make_notebook(path, WRITE_CLAIMS, params)
+    if extra:
+        doc = nbformat.read(nb, as_version=4)
+        doc.cells.append(nbformat.v4.new_code_cell(extra))
+        nbformat.write(doc, nb)
+    return nb
+
+
+def temp_files(root: Path) -> list[Path]:
+    """Leftover temporaries of runs: hidden files or folders anywhere under ``root`` (outside .git)."""
+    return [p for p in root.rglob(".*") if ".git" not in p.parts and p.name not in {".gitignore"}]
 
 
 def test_unknown_profile_is_a_clear_error(tree):
@@ -12,6 +46,14 @@ def test_unknown_profile_is_a_clear_error(tree):
         load_profile("laptop")
     nb = make_notebook(tree / "notebooks" / "demo" / "01_a.ipynb", "print(x)")
     assert main(["run", str(nb), "--profile", "laptop"]) == 1
+
+
+@pytest.mark.parametrize("name", ["../../../../tmp/x", "CPU", "cpu/../gpu", ""])
+def test_profile_name_must_be_a_profile_file_name(tree, name):
+    nb = make_notebook(tree / "notebooks" / "demo" / "01_a.ipynb", "print(x)")
+    with pytest.raises(ProfileError, match="profile"):
+        target(nb, name)
+    assert not (tree / "tmp").exists() and not (tree / "outputs").exists()
 
 
 def test_profile_overrides_per_notebook(tree):
@@ -34,28 +76,137 @@ def test_staleness_follows_source_parameters_and_outputs(tree):
     assert stale_reason(nb, "smoke") == "no executed copy"
 
 
-def test_run_writes_executed_copy_with_metadata_then_up_to_date(tree):
-    nb = make_notebook(tree / "notebooks" / "demo" / "01_a.ipynb", "print('x is', x)")
+def test_book_profile_writes_book_and_results_together(tree):
+    nb = claims_notebook(tree / "notebooks" / "demo" / "01_a.ipynb")
     src_before = nb.read_text()
-    out = run_notebook(nb, "smoke", {"x": 5}, progress=False)
+    out = run_notebook(nb, "cpu", progress=False)
     assert out == book_path(nb) == tree / "book" / "demo" / "01_a.ipynb"
     assert nb.read_text() == src_before  # the source is never overwritten
-    done = nbformat.read(out, as_version=4)
-    assert "papermill" in done.metadata and done.metadata["densepred"]["parameters"]["x"] == 5
-    assert any("x is 5" in o.get("text", "") for c in done.cells if c.cell_type == "code" for o in c.outputs)
-    assert stale_reason(nb, "smoke", {"x": 5}) is None
+    results = tree / "results" / "cpu" / "demo" / "01_a.json"
+    assert json.loads(results.read_text())["x"] == 1  # written by the runner from DENSEPRED_CLAIMS_PATH
+    meta = nbformat.read(out, as_version=4).metadata["densepred"]
+    assert meta["results"].endswith("results/cpu/demo/01_a.json") and len(meta["results_sha256"]) == 64
+    assert stale_reason(nb, "cpu") is None
+    assert temp_files(tree) == []
+
+
+def test_smoke_run_and_overrides_never_touch_the_book(tree):
+    """Old code: a smoke run or a -p override replaced the committed cpu page."""
+    nb = claims_notebook(tree / "notebooks" / "demo" / "01_a.ipynb")
+    run_notebook(nb, "cpu", progress=False)
+    committed = {p: p.read_bytes() for p in [tree / "book/demo/01_a.ipynb", tree / "results/cpu/demo/01_a.json"]}
+    out = run_notebook(nb, "smoke", {"x": 5}, progress=False)
+    assert out == tree / "outputs" / "smoke" / "book" / "demo" / "01_a.ipynb"
+    assert json.loads((tree / "outputs/smoke/results/demo/01_a.json").read_text())["x"] == 5
+    out = run_notebook(nb, "cpu", {"x": 7}, progress=False)  # an override at the book's profile
+    assert out == tree / "outputs" / "cpu" / "book" / "demo" / "01_a.ipynb"
+    assert json.loads((tree / "outputs/cpu/results/demo/01_a.json").read_text())["x"] == 7
+    assert {p: p.read_bytes() for p in committed} == committed
+    assert stale_reason(nb, "cpu") is None and stale_reason(nb, "smoke", {"x": 5}) is None
     assert stale_reason(nb, "smoke", {"x": 6}) is not None
 
 
-def test_broken_notebook_keeps_previous_copy(tree):
-    nb = make_notebook(tree / "notebooks" / "demo" / "01_a.ipynb", "print('ok')")
-    out = run_notebook(nb, "smoke", progress=False)
-    good = out.read_text()
-    make_notebook(nb, "raise RuntimeError('boom in cell')")
-    with pytest.raises(NotebookError, match="RuntimeError: boom in cell"):
-        run_notebook(nb, "smoke", progress=False)
-    assert out.read_text() == good
-    assert sorted(p.name for p in out.parent.iterdir()) == ["01_a.ipynb"]
+def test_failure_after_claims_leaves_committed_results_unchanged(tree):
+    """Old code: the notebook wrote its results itself, so a later failing cell left new results by the old page."""
+    nb = claims_notebook(tree / "notebooks" / "demo" / "01_a.ipynb")
+    run_notebook(nb, "cpu", progress=False)
+    page, results = tree / "book/demo/01_a.ipynb", tree / "results/cpu/demo/01_a.json"
+    before = page.read_bytes(), results.read_bytes()
+    claims_notebook(nb, extra="raise RuntimeError('boom after claims')", params='profile = "smoke"\nx = 2')
+    with pytest.raises(NotebookError, match=r"failed in cell \[4\] \(RuntimeError: boom after claims\)"):
+        run_notebook(nb, "cpu", progress=False)
+    assert (page.read_bytes(), results.read_bytes()) == before
+    assert temp_files(tree) == []
+
+
+def test_unknown_and_runner_owned_parameters_are_refused(tree):
+    """Old code: an unknown -p name was accepted and recorded; -p profile moved the results."""
+    nb = make_notebook(tree / "notebooks" / "demo" / "01_a.ipynb", "print(x)", 'profile = "smoke"\nx = 1\ny: int = 2')
+    assert notebook_parameters(nb) == ["profile", "x", "y"]
+    with pytest.raises(ParameterError, match=r"-p z: not a parameter of demo/01_a\. Its parameters: x, y\."):
+        run_notebook(nb, "smoke", {"z": 1}, progress=False)
+    with pytest.raises(ParameterError, match="-p profile: use --profile NAME"):
+        run_notebook(nb, "smoke", {"profile": "cpu"}, progress=False)
+    with pytest.raises(ParameterError, match="-p profile: use --profile"):
+        run_notebook(nb, "smoke", {"profile": "../../../../tmp/x"}, progress=False)
+    assert not (tree / "outputs").exists() and not (tree / "results").exists()
+
+
+def test_truncated_executed_copy_is_named_and_stale(tree, capsys):
+    """Old code: a truncated executed copy crashed `book stale`/`book build` with an error naming no file."""
+    nb = claims_notebook(tree / "notebooks" / "demo" / "01_a.ipynb")
+    out = run_notebook(nb, "cpu", progress=False)
+    out.write_text(out.read_text()[:200])
+    reason = stale_reason(nb, "cpu")
+    assert str(out) in reason and "unreadable notebook" in reason
+    assert main(["book", "stale", "--profile", "cpu"]) == 0
+    assert str(out) in capsys.readouterr().out
+
+
+def test_corrupt_or_foreign_results_file_is_named_and_stale(tree):
+    nb = claims_notebook(tree / "notebooks" / "demo" / "01_a.ipynb")
+    run_notebook(nb, "cpu", progress=False)
+    results = tree / "results/cpu/demo/01_a.json"
+    good = results.read_text()
+    results.write_text(good[:10])
+    assert str(results) in stale_reason(nb, "cpu") and "unreadable results file" in stale_reason(nb, "cpu")
+    results.write_text(good.replace('"x": 1', '"x": 3'))
+    assert "does not belong" in stale_reason(nb, "cpu")
+    results.unlink()
+    assert "missing" in stale_reason(nb, "cpu")
+
+
+def test_files_follow_the_umask(tree):
+    """Old code: results were created with mode 0600 (mkstemp) whatever the umask."""
+    nb = claims_notebook(tree / "notebooks" / "demo" / "01_a.ipynb")
+    old = os.umask(0o022)
+    try:
+        out = run_notebook(nb, "cpu", progress=False)
+    finally:
+        os.umask(old)
+    for p in (out, tree / "results/cpu/demo/01_a.json"):
+        assert stat.S_IMODE(p.stat().st_mode) == 0o644, p
+
+
+def _cli(tree: Path, *args: str, **kw) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src"), DENSEPRED_ROOT=str(tree), OMP_NUM_THREADS="1")
+    env.pop("DENSEPRED_RESULTS", None)
+    return subprocess.Popen([sys.executable, "-m", "densepred.cli", *args], env=env, cwd=tree,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+
+
+def test_two_concurrent_runs_leave_one_complete_copy(tree):
+    """Old code: both runs wrote the same fixed temp name (.01_a.tmp.ipynb)."""
+    nb = claims_notebook(tree / "notebooks" / "demo" / "01_a.ipynb", extra="import time; time.sleep(1)")
+    procs = [_cli(tree, "run", str(nb), "--profile", "cpu", "--no-progress") for _ in range(2)]
+    logs = [p.communicate(timeout=240)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], logs
+    assert stale_reason(nb, "cpu") is None  # a readable copy whose results file is its own
+    assert sorted(p.name for p in (tree / "book/demo").iterdir()) == ["01_a.ipynb"]
+    assert temp_files(tree) == []
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_leaves_no_temp_files_and_previous_outputs(tree, sig):
+    marker = tree / "claims-written"
+    page, results = tree / "book/demo/01_a.ipynb", tree / "results/cpu/demo/01_a.json"
+    for p in (page, results):  # a previous run's outputs (their content does not matter here)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(f"previous {p.name}")
+    before = page.read_bytes(), results.read_bytes()
+    nb = claims_notebook(tree / "notebooks" / "demo" / "01_a.ipynb",
+                         extra=f"import pathlib, time; pathlib.Path({str(marker)!r}).touch(); time.sleep(60)")
+    proc = _cli(tree, "run", str(nb), "--profile", "cpu", "--no-progress")
+    deadline = time.monotonic() + 120
+    while not marker.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[0]
+        time.sleep(0.2)
+    assert temp_files(tree)  # the run's temporaries exist while it runs
+    proc.send_signal(sig)
+    out = proc.communicate(timeout=60)[0]
+    assert proc.returncode != 0, out
+    assert (page.read_bytes(), results.read_bytes()) == before
+    assert temp_files(tree) == [], out
 
 
 def test_notebook_outside_notebooks_dir_is_rejected(tree, tmp_path):

@@ -12,10 +12,15 @@ keyed by ``<paper-slug>/<notebook-stem>``::
 
 ``smoke`` is what CI runs (CPU, tiny, seconds), ``cpu`` is what the committed book shows, ``gpu`` is the
 papers' settings on real data.
+
+A profile may also hold a ``slurm:`` block (``partition``, ``time`` in minutes, ``gpus_per_job``,
+``cpus_per_job``, ``mem_gb``) read by ``densepred book build --executor slurm``; it is not a notebook parameter.
+The profile name decides where a run's files go, so it must name an existing file and match ``[a-z0-9_-]+``.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +33,51 @@ class ProfileError(ValueError):
     """An unknown or malformed profile."""
 
 
+_NAME = re.compile(r"[a-z0-9_-]+")
+NOT_PARAMETERS = ("notebooks", "slurm")
+"""Top-level keys of a profile file that are settings of the tools, not notebook parameters."""
+
+
+def validate_name(name: str, profiles_dir: Path | None = None) -> Path:
+    """The file of profile ``name``; raises :class:`ProfileError` unless ``name`` matches ``[a-z0-9_-]+`` and the
+    file exists (the name becomes a folder name: ``outputs/<profile>/``, ``results/<profile>/``)."""
+    d = profiles_dir or paths.profiles_dir()
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise ProfileError(
+            f"Invalid profile name {name!r}: a profile name is lower-case letters, digits, '_' or '-' "
+            f"(it names a folder). Available profiles: {', '.join(available_profiles(d)) or '(none)'}."
+        )
+    path = d / f"{name}.yaml"
+    if not path.is_file():
+        raise ProfileError(
+            f"Unknown profile {name!r}: no file {path}. Available profiles: "
+            f"{', '.join(available_profiles(d)) or '(none)'}. Use --profile smoke|cpu|gpu or add {path.name}."
+        )
+    return path
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ProfileError(f"Profile {path} is not valid YAML: {' '.join(str(exc).split())}") from None
+    if not isinstance(data, dict):
+        raise ProfileError(f"Profile {path} must be a YAML mapping of parameter names to values.")
+    return data
+
+
+def slurm_settings(name: str, profiles_dir: Path | None = None) -> dict[str, Any]:
+    """The profile's ``slurm:`` block (empty when absent)."""
+    path = validate_name(name, profiles_dir)
+    block = _read(path).get("slurm") or {}
+    if not isinstance(block, dict):
+        raise ProfileError(f"Profile {path}: 'slurm' must be a mapping (partition, time, gpus_per_job, ...).")
+    return block
+
+
 def available_profiles(profiles_dir: Path | None = None) -> list[str]:
     d = profiles_dir or paths.profiles_dir()
-    return sorted(p.stem for p in d.glob("*.yaml"))
+    return sorted(p.stem for p in d.glob("*.yaml") if _NAME.fullmatch(p.stem))
 
 
 def load_profile(name: str, notebook: str | None = None, profiles_dir: Path | None = None) -> dict[str, Any]:
@@ -38,23 +85,17 @@ def load_profile(name: str, notebook: str | None = None, profiles_dir: Path | No
 
     Raises :class:`ProfileError` naming the available profiles when ``name`` is unknown.
     """
-    d = profiles_dir or paths.profiles_dir()
-    path = d / f"{name}.yaml"
-    if not path.is_file():
-        raise ProfileError(
-            f"Unknown profile {name!r}: no file {path}. Available profiles: "
-            f"{', '.join(available_profiles(d)) or '(none)'}. Use --profile smoke|cpu|gpu or add {path.name}."
-        )
-    data = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(data, dict):
-        raise ProfileError(f"Profile {path} must be a YAML mapping of parameter names to values.")
-    overrides = data.pop("notebooks", None) or {}
+    path = validate_name(name, profiles_dir)
+    data = _read(path)
+    overrides = data.get("notebooks") or {}
     if not isinstance(overrides, dict):
         raise ProfileError(f"Profile {path}: 'notebooks' must map '<slug>/<notebook>' to parameter mappings.")
-    params = dict(data)
-    params.setdefault("profile", name)
+    params = {k: v for k, v in data.items() if k not in NOT_PARAMETERS}
+    if params.get("profile", name) != name:
+        raise ProfileError(f"Profile {path} sets profile: {params['profile']!r}; it must be {name!r} (its file name).")
     if notebook is not None:
         params.update(overrides.get(notebook, {}) or {})
+    params["profile"] = name  # the file name decides, never a value inside it
     return params
 
 

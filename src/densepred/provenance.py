@@ -21,20 +21,69 @@ from .profiles import resolve_device
 
 _PACKAGES = ("densepred", "torch", "monai", "captum", "numpy", "scipy", "scikit-image", "papermill")
 
+INPUTS = ("src", "notebooks", "pyproject.toml", "constraints.txt", "environment.yml", "data_manifest.yaml")
+"""What the numbers depend on (sources, notebooks and their profiles, dependency pins). Uncommitted changes here
+make a run ``dirty``; the pipeline's own outputs (``book/``, ``results/``, ``outputs/``, ``.cache/``) never do."""
+
+
+def _git(root, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True).stdout
+
+
+def changed_inputs(root=None) -> list[str] | None:
+    """Paths under :data:`INPUTS` with uncommitted changes (modified, staged, or new and not git-ignored);
+    ``None`` outside a git checkout."""
+    try:
+        root = root or paths.repo_root()
+        present = [p for p in INPUTS if (root / p).exists()]
+        if not present:
+            return []
+        out = _git(root, "status", "--porcelain", "--untracked-files=all", "--", *present)
+    except (subprocess.CalledProcessError, FileNotFoundError, OSError):
+        return None
+    return [line[3:] for line in out.splitlines() if line.strip()]
+
+
+def git_state(root=None) -> dict[str, Any]:
+    """``{"commit": sha, "clean": bool, "changed": [paths], "tree": "clean"|"dirty"}``; outside git, commit and
+    tree are ``"unknown"`` and clean is ``None``."""
+    try:
+        root = root or paths.repo_root()
+        sha = _git(root, "rev-parse", "HEAD").strip()
+    except (subprocess.CalledProcessError, FileNotFoundError, OSError):
+        return {"commit": "unknown", "clean": None, "changed": [], "tree": "unknown"}
+    changed = changed_inputs(root) or []
+    return {"commit": sha, "clean": not changed, "changed": changed, "tree": "dirty" if changed else "clean"}
+
 
 def git_commit() -> str:
-    """``<sha>`` of HEAD, suffixed ``+dirty`` when tracked files differ; ``"unknown"`` outside git."""
+    """``<sha>`` of HEAD, suffixed ``+dirty`` when sources, notebooks, profiles or dependency pins have
+    uncommitted changes (not the book, results or caches the pipeline writes); ``"unknown"`` outside git."""
+    state = git_state()
+    return state["commit"] + ("+dirty" if state["tree"] == "dirty" else "")
+
+
+def cache_counts() -> dict[str, int] | None:
+    """Run-cache hits and misses so far in this process, from ``densepred.engine.cache.events()`` when the engine
+    provides it (``None`` otherwise). ``events()`` may return ``{"hits": n, "misses": m}`` or an iterable of
+    events whose kind (a string, or an ``event``/``kind`` key or attribute) is ``"hit"`` or ``"miss"``."""
     try:
-        root = paths.repo_root()
-        sha = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True
-        ).stdout.strip()
-        return sha + ("+dirty" if dirty else "")
-    except (subprocess.CalledProcessError, FileNotFoundError, OSError):
-        return "unknown"
+        from .engine import cache as run_cache  # optional: the engine package may be absent
+    except ImportError:
+        return None
+    events = getattr(run_cache, "events", None)
+    if not callable(events):
+        return None
+    got = events()
+    if isinstance(got, dict) and {"hits", "misses"} <= set(got):
+        return {"hits": int(got["hits"]), "misses": int(got["misses"])}
+    counts = {"hits": 0, "misses": 0}
+    for ev in got or ():
+        kind = ev if isinstance(ev, str) else (ev.get("event") or ev.get("kind")) if isinstance(ev, dict) else (
+            getattr(ev, "event", None) or getattr(ev, "kind", None))
+        if kind in ("hit", "miss"):
+            counts["hits" if kind == "hit" else "misses"] += 1
+    return counts
 
 
 def versions() -> dict[str, str]:
@@ -67,7 +116,10 @@ class Provenance:
         self.notebook = notebook
         self.started = time.time()
         self.started_utc = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-        self.commit = git_commit()
+        state = git_state()
+        self.commit = state["commit"] + ("+dirty" if state["tree"] == "dirty" else "")
+        self.tree = state["tree"]
+        self.changed = state["changed"]
         self.versions = versions()
         self.device = device_info(str(self.parameters.get("device", "auto")))
         self.data: dict[str, Any] = {}
@@ -81,10 +133,12 @@ class Provenance:
         return time.time() - self.started
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "notebook": self.notebook,
             "profile": self.parameters.get("profile"),
             "commit": self.commit,
+            "tree": self.tree,
+            "changed": self.changed,
             "started_utc": self.started_utc,
             "duration_s": round(self.duration_s, 1),
             "parameters": self.parameters,
@@ -92,18 +146,24 @@ class Provenance:
             "device": self.device,
             "data": self.data,
         }
+        cache = cache_counts()
+        if cache is not None:
+            out["cache"] = cache
+        return out
 
     def table(self) -> pd.DataFrame:
         d = self.as_dict()
         rows = [
             ("notebook", d["notebook"]),
             ("profile", d["profile"]),
-            ("commit", d["commit"]),
+            ("commit", f"{d['commit']} ({d['tree']})"),
             ("started (UTC)", d["started_utc"]),
             ("device", ", ".join(f"{k}={v}" for k, v in d["device"].items())),
             ("parameters", ", ".join(f"{k}={v}" for k, v in d["parameters"].items())),
             ("versions", ", ".join(f"{k} {v}" for k, v in d["versions"].items())),
         ]
+        if "cache" in d:
+            rows.append(("run cache", f"{d['cache']['hits']} hits, {d['cache']['misses']} misses"))
         rows += [(f"data: {k}", ", ".join(f"{a}={b}" for a, b in v.items())) for k, v in d["data"].items()]
         return pd.DataFrame(rows, columns=["", "value"]).set_index("")
 
