@@ -6,6 +6,7 @@ import pytest
 from densepred.cli import main
 from densepred.data import manifest
 from densepred.data.datasets import DatasetError
+from densepred.data.synthetic import load_cache
 
 from test_data_real import make_glas, make_kvasir
 
@@ -57,10 +58,10 @@ def test_verify_reads_every_item(tmp_path, capsys):
 
 def test_synth_writes_cache(tmp_path, capsys):
     assert main(["data", "synth", "synth-vessels", "--n", "2", "--size", "32x48", "--out", str(tmp_path)]) == 0
-    files = list(tmp_path.glob("synth-vessels_train_s0_n2_32x48_g*.npz"))
+    files = list(tmp_path.glob("synth-vessels_train_s0_n2_32x48_g*.npyd"))
     assert len(files) == 1
-    with np.load(files[0]) as z:
-        assert z["image"].shape == (2, 32, 48, 3) and z["mask"].shape == (2, 32, 48)
+    z = load_cache(files[0])
+    assert z["image"].shape == (2, 32, 48, 3) and z["mask"].shape == (2, 32, 48)
     assert main(["data", "synth", "synth-nope", "--out", str(tmp_path)]) == 2
 
 
