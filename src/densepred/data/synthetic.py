@@ -154,11 +154,18 @@ class SyntheticDataset(Dataset):
         self.ignore_index = street.VOID
         self.transform = transform  # callable item -> item, applied last (augmentation)
         self._arrays = None
+        self._cache = None
         if cache:
             path = self.cache_path(cache_root)
             if not (path / "_complete").is_file():
                 write_cache(name, n, self.size, seed, split, path)
-            self._arrays = load_cache(path)
+            self._cache = path
+
+    def __getstate__(self) -> dict:
+        """Pickled (e.g. for spawned DataLoader workers) without the memory maps; they reopen on first use."""
+        state = dict(self.__dict__)
+        state["_arrays"] = None
+        return state
 
     def cache_path(self, cache_root=None) -> Path:
         """``<root>/<name>_<split>_s<seed>_n<n>_<H>x<W>_g<generator version>.npyd/`` (one ``<key>.npy`` per array):
@@ -176,7 +183,9 @@ class SyntheticDataset(Dataset):
     def __getitem__(self, index: int) -> dict:
         if not 0 <= index < self.n:
             raise IndexError(f"index {index} out of range for {self.name} with n={self.n}")
-        if self._arrays is not None:
+        if self._cache is not None:
+            if self._arrays is None:
+                self._arrays = load_cache(self._cache)
             a = self._arrays
             item = {k: np.array(a[k][index]) for k in ("image", "mask", "depth", "label") if k in a}
             item["id"] = f"{self.name}/{self.split}/s{self.seed}/{index:06d}"
