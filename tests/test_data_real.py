@@ -35,10 +35,11 @@ def save(path: Path, arr, **kw):
 
 
 # ----------------------------------------------------------------------------------------------- fixtures
-def make_kvasir(root, n=5):
+def make_kvasir(root, n=5, mask_ext="jpg", mask_values=(0, 255)):
     for i in range(n):
         save(root / "Kvasir-SEG" / "images" / f"cju{i:03d}.jpg", rgb(), quality=95)
-        save(root / "Kvasir-SEG" / "masks" / f"cju{i:03d}.jpg", binmask(), quality=95)
+        kw = {"quality": 95} if mask_ext == "jpg" else {}
+        save(root / "Kvasir-SEG" / "masks" / f"cju{i:03d}.{mask_ext}", binmask(mask_values), **kw)
     return root
 
 

@@ -509,7 +509,7 @@ class NYUv2(RealDataset):
         mat = self.root / "nyu_depth_v2_labeled.mat"
         if not mat.is_file():
             raise DatasetError(f"nyuv2: {mat} not found; download nyu_depth_v2_labeled.mat (2.8 GB) from "
-                               "http://horatio.cs.nyu.edu/mit/silberman/nyu_depth_v2/ into the root.")
+                               "https://horatio.cs.nyu.edu/mit/silberman/nyu_depth_v2/ into the root.")
         self.mat_path = mat
         self.mapping = self._mapping()
         import h5py
