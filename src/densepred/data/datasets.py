@@ -24,7 +24,7 @@ import torch
 from torch.utils.data import Dataset
 
 from .errors import DatasetError
-from .files import IMAGE_EXTS, binary_mask, read_array, read_image, read_label
+from .files import IMAGE_EXTS, binary_mask, label_values, read_array, read_image, read_label
 from .roots import default_data_root, resolve_data_root
 from .street import CITYSCAPES_CLASSES, VOID
 
@@ -148,7 +148,7 @@ class RealDataset(Dataset):
         return None
 
     def check_labels(self, mask: np.ndarray, sample: dict) -> None:
-        vals = np.unique(mask)
+        vals = label_values(mask)
         bad = vals[(vals >= self.num_classes) & (vals != self.ignore_index)]
         if bad.size:
             src = sample.get("mask", sample.get("label_src", self.root))
@@ -439,8 +439,9 @@ class Cityscapes(RealDataset):
         return out
 
     def load_label(self, s):
-        ids = read_label(s["mask"]).astype(np.int64)
-        bad = np.unique(ids[(ids > 33) & (ids != 255)])
+        ids = read_label(s["mask"])
+        vals = label_values(ids)
+        bad = vals[(vals > 33) & (vals != 255)]
         if bad.size:
             raise DatasetError(f"{s['mask']} has label ids {bad[:10].tolist()} outside Cityscapes' 0..33 (255 = "
                                "licence plate/void); use the *_labelIds.png files (not *_color.png, "
