@@ -11,7 +11,8 @@
 
 Each is served by ``densepred.data.make_loader`` with 0 (main process), 1 and 2 workers; the rate is measured
 on a second pass (workers persistent and warm) and divided by the number of processes loading. On a loaded,
-shared machine the per-worker rate is a lower bound; the CPU time of the main-process run is printed too.
+shared machine the wall-clock per-worker rate is a lower bound, so the CPU time each read took in the process
+that loaded it is measured too: images per CPU-second is the rate of one uncontended core (one worker).
 
     python benchmarks/bench_loader.py [--frames 6] [--items 24] [--batch 4] [--workers 0 1 2]
 """
@@ -98,17 +99,23 @@ class Repeat(torch.utils.data.Dataset):
 
     def __getitem__(self, key):
         i, s = key if isinstance(key, tuple) else (key, None)
-        return self.ds[(i % len(self.ds), s) if s is not None else i % len(self.ds)]
+        c0 = time.thread_time()
+        item = self.ds[(i % len(self.ds), s) if s is not None else i % len(self.ds)]
+        item["cpu_s"] = time.thread_time() - c0  # CPU time of this read in the process that loaded it
+        return item
 
 
 def rate(ds, batch: int, workers: int, seed: int = 0) -> tuple[float, float]:
-    """(images/s over a warm second pass, CPU seconds of this process in that pass)."""
+    """(wall images/s over a warm second pass, images per CPU-second of a loading process in that pass)."""
     loader = make_loader(ds, batch, shuffle=True, seed=seed, num_workers=workers, persistent_workers=True)
     for _ in loader:  # warm-up pass: worker start-up, imports, page cache
         pass
-    t0, c0 = time.perf_counter(), time.process_time()
-    n = sum(len(b["id"]) for b in loader)
-    return n / (time.perf_counter() - t0), time.process_time() - c0
+    t0 = time.perf_counter()
+    n, cpu = 0, 0.0
+    for b in loader:
+        n += len(b["id"])
+        cpu += float(b["cpu_s"].sum())
+    return n / (time.perf_counter() - t0), n / cpu
 
 
 def main() -> None:
@@ -139,12 +146,15 @@ def main() -> None:
         cases["kvasir-seg ~600x530 JPEG -> 352x352 + flip"] = load_split(
             "kvasir-seg", "all", data_root=root, task="binary",
             transform=Compose([Resize((352, 352)), RandomHorizontalFlip(0.5)]))
-        print(f"{'case':58s} {'workers':>7s} {'img/s':>8s} {'img/s per worker':>17s} {'main CPU s':>10s}")
+        print(f"{'case':58s} {'workers':>7s} {'wall img/s':>10s} {'wall per worker':>15s} "
+              f"{'img per CPU-s':>13s}")
         for case, ds in cases.items():
             for w in args.workers:
-                r, cpu = rate(Repeat(ds, args.items), args.batch, w)
-                print(f"{case:58s} {w:7d} {r:8.2f} {r / max(w, 1):17.2f} {cpu:10.2f}", flush=True)
-        print(f"\n(cores on this machine: {os.cpu_count()}; per worker = img/s / max(workers, 1))")
+                r, per_cpu = rate(Repeat(ds, args.items), args.batch, w)
+                print(f"{case:58s} {w:7d} {r:10.2f} {r / max(w, 1):15.2f} {per_cpu:13.2f}", flush=True)
+        print(f"\nwall per worker = wall img/s / max(workers, 1); img per CPU-s = images per second of CPU time "
+              f"spent reading and augmenting them (what one uncontended core delivers). Cores here: "
+              f"{os.cpu_count()}, load average {os.getloadavg()[0]:.1f}.")
 
 
 if __name__ == "__main__":
