@@ -157,6 +157,12 @@ class SyntheticDataset(Dataset):
         self._cache = None
         if cache:
             path = self.cache_path(cache_root)
+            if (path / "_complete").is_file() and not _cache_ok(path, n):
+                import shutil
+                import warnings
+
+                warnings.warn(f"{path}: corrupt synthetic cache (unreadable or wrong length); regenerating it")
+                shutil.rmtree(path, ignore_errors=True)
             if not (path / "_complete").is_file():
                 write_cache(name, n, self.size, seed, split, path)
             self._cache = path
@@ -255,6 +261,15 @@ def write_cache(name: str, n: int, size, seed: int, split: str, path: Path, prog
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return path
+
+
+def _cache_ok(path: Path, n: int) -> bool:
+    """Every array of the cache folder opens (a truncated file does not) and holds ``n`` items."""
+    try:
+        arrays = load_cache(path)
+    except (OSError, ValueError):
+        return False
+    return bool(arrays) and all(a.shape[0] == n for a in arrays.values())
 
 
 def load_cache(path: Path) -> dict[str, np.ndarray]:
