@@ -37,7 +37,7 @@ def add_data_commands(subparsers) -> argparse.ArgumentParser:
     q.add_argument("name")
     q.add_argument("--root", default=None, help=ROOT_HELP)
     q.add_argument("--quick", action="store_true", help="check layout and counts only, do not read every file")
-    q = sub.add_parser("synth", help="generate a synthetic dataset into the on-disk cache (.npz)")
+    q = sub.add_parser("synth", help="generate a synthetic dataset into the on-disk cache (memory-mapped .npy files)")
     q.add_argument("name")
     q.add_argument("--n", type=int, default=64, help="number of items (default 64)")
     q.add_argument("--size", type=_size, default=None, help="HxW, e.g. 256x512 (default: the dataset's own)")
