@@ -84,7 +84,10 @@ def _split_ids(ids: list[str], split: str, root: Path, name: str, test_fraction:
 
 # ------------------------------------------------------------------------------------------------------
 class RealDataset(Dataset):
-    """Base class: ``samples`` is a list of dicts with ``id``, ``image`` path and label source(s)."""
+    """Base class: ``samples`` is a list of dicts with ``id``, ``image`` path and label source(s).
+
+    Construction only lists files (``scan``); ``dataset[i]`` reads item ``i``'s own files and nothing else, so a
+    split is never held in memory and DataLoader workers read in parallel."""
 
     name = "real"
     dirname = ""             # the folder name under a data root that holds this dataset
@@ -601,7 +604,9 @@ def canonical_name(name: str) -> str:
 
 
 def load_dataset(name: str, root=None, split: str = "train", **kwargs) -> Dataset:
-    """The dataset ``name`` as a torch ``Dataset`` of dict items.
+    """The dataset ``name`` as a torch ``Dataset`` of dict items (the lower-level constructor: experiments use
+    :func:`densepred.data.splits.load_split`, which adds seeded ``n``-subsets of real splits, task checks and
+    per-item augmentation seeds).
 
     Synthetic names (``synth-*``) go to :class:`~densepred.data.synthetic.SyntheticDataset`; kwargs ``n``
     (default 64), ``size``, ``seed``, ``cache``. Real names read ``root`` (default ``$DENSEPRED_DATA`` or
