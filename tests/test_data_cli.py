@@ -1,11 +1,14 @@
 """`densepred data list|verify|synth|fetch` and the manifest."""
 
-import numpy as np
+import hashlib
+import json
+
 import pytest
 
 from densepred.cli import main
 from densepred.data import manifest
 from densepred.data.datasets import DatasetError
+from densepred.data.synthetic import load_cache
 
 from test_data_real import make_glas, make_kvasir
 
@@ -57,10 +60,10 @@ def test_verify_reads_every_item(tmp_path, capsys):
 
 def test_synth_writes_cache(tmp_path, capsys):
     assert main(["data", "synth", "synth-vessels", "--n", "2", "--size", "32x48", "--out", str(tmp_path)]) == 0
-    files = list(tmp_path.glob("synth-vessels_train_s0_n2_32x48_g*.npz"))
+    files = list(tmp_path.glob("synth-vessels_train_s0_n2_32x48_g*.npyd"))
     assert len(files) == 1
-    with np.load(files[0]) as z:
-        assert z["image"].shape == (2, 32, 48, 3) and z["mask"].shape == (2, 32, 48)
+    z = load_cache(files[0])
+    assert z["image"].shape == (2, 32, 48, 3) and z["mask"].shape == (2, 32, 48)
     assert main(["data", "synth", "synth-nope", "--out", str(tmp_path)]) == 2
 
 
@@ -70,20 +73,97 @@ def test_fetch_manual_dataset_explains(tmp_path, capsys):
     assert "no direct download" in err and "data_semantics.zip" in err
 
 
-def test_fetch_uses_pooch_with_manifest_url(tmp_path, monkeypatch):
+def _zip_bytes(tmp_path, content: bytes) -> bytes:
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("Warwick QU Dataset (Released 2016_07_08)/README.txt", content)
+    return buf.getvalue()
+
+
+def _serve(monkeypatch, payloads: list):
+    """Replace the HTTP download with one that writes the next payload (bytes) or raises it (an exception)."""
     calls = []
 
-    def fake_retrieve(url, known_hash, fname, path, progressbar, processor):
-        calls.append((url, known_hash, fname, str(path), processor))
-        return [str(tmp_path / "x")]
+    def fake_download(url, output_file, pooch_obj, progressbar=True):
+        calls.append(url)
+        item = payloads[min(len(calls), len(payloads)) - 1]
+        if isinstance(item, BaseException):
+            raise item
+        with open(output_file, "wb") as f:
+            f.write(item)
 
-    import pooch
+    monkeypatch.setattr(manifest, "_download", fake_download)
+    return calls
 
-    monkeypatch.setattr(pooch, "retrieve", fake_retrieve)
-    manifest.fetch("glas", tmp_path, progress=False)
-    (url, known, fname, path, proc), = calls
-    assert url.endswith("warwick_qu_dataset_released_2016_07_08.zip")
-    assert known == "md5:495b2a9f3d694545fbec06673fb3f40f"
-    assert isinstance(proc, pooch.Unzip)
+
+def test_fetch_verifies_the_manifest_md5(tmp_path, monkeypatch):
+    good = _zip_bytes(tmp_path, b"glas")
+    glas = manifest.entry("glas")
+    glas["archives"][0]["md5"] = hashlib.md5(good).hexdigest()
+    monkeypatch.setattr(manifest, "entry", lambda name, path=None: glas)
+    calls = _serve(monkeypatch, [good])
+    files = manifest.fetch("glas", tmp_path, progress=False)
+    assert calls == [glas["archives"][0]["url"]] and calls[0].startswith("https://")
+    assert any(f.name == "README.txt" for f in files)
+
+
+def test_fetch_refuses_a_checksum_mismatch(tmp_path, monkeypatch, capsys):
+    _serve(monkeypatch, [_zip_bytes(tmp_path, b"tampered")])  # the manifest's md5 is that of the real archive
+    with pytest.raises(DatasetError, match=r"warwick_qu_dataset_released_2016_07_08.zip .*does not match the "
+                                           r"digest md5:495b2a9f.*data_manifest.yaml"):
+        manifest.fetch("glas", tmp_path, progress=False)
+    assert not (tmp_path / "_downloads" / "warwick_qu_dataset_released_2016_07_08.zip").exists()
+    assert main(["data", "fetch", "glas", "--root", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "does not match" in err and "Traceback" not in err
+
+
+def test_fetch_without_checksum_records_then_verifies_the_lock(tmp_path, monkeypatch, capsys):
+    first = b"splits-v1"
+    _serve(monkeypatch, [first, b"splits-v2"])
+    nyu = manifest.entry("nyuv2")
+    nyu["archives"] = [a for a in nyu["archives"] if a["file"] == "splits.mat"]
+    assert nyu["archives"][0]["url"].startswith("https://")
+    monkeypatch.setattr(manifest, "entry", lambda name, path=None: nyu)
+    manifest.fetch("nyuv2", tmp_path, progress=False)
+    lock = json.loads((tmp_path / ".densepred-fetch.lock.json").read_text())
+    digest = hashlib.sha256(first).hexdigest()
+    assert lock["splits.mat"]["sha256"] == digest
+    assert digest in capsys.readouterr().out
+    manifest.fetch("nyuv2", tmp_path, progress=False)  # file present and matching the lock: verified
+    assert "verified" in capsys.readouterr().out
+    (tmp_path / "nyuv2" / "splits.mat").write_bytes(b"corrupted")  # forces a new download, which has changed
+    with pytest.raises(DatasetError, match=r"splits.mat .*does not match the digest sha256:" + digest[:12]
+                                           + r".*\.densepred-fetch.lock.json"):
+        manifest.fetch("nyuv2", tmp_path, progress=False)
+
+
+def test_offline_fetch_is_one_clear_message(tmp_path, monkeypatch, capsys):
+    import requests
+
+    _serve(monkeypatch, [requests.exceptions.ConnectionError("Name or service not known")])
+    assert main(["data", "fetch", "glas", "--root", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "network is unreachable" in err and "warwick_qu_dataset_released_2016_07_08.zip" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
     with pytest.raises(DatasetError, match="synthetic"):
         manifest.fetch("synth-street", tmp_path)
+
+
+def test_verify_counts_png_masks(tmp_path, capsys):
+    make_kvasir(tmp_path, n=4, mask_ext="png")
+    rep = manifest.verify("kvasir-seg", tmp_path)
+    text = rep.text()
+    assert "masks/*.png: 4 file(s)" in text
+    assert "3 label file(s) (3 .png)" in text and "1 label file(s) (1 .png)" in text  # train / test
+    assert not any("cju" in p for p in rep.problems)  # every item read fine
+
+
+def test_list_and_verify_reject_a_missing_root(tmp_path, capsys):
+    missing = tmp_path / "nope"
+    assert main(["data", "list", "--root", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert f"data_root {missing} does not exist" in err and "mkdir -p" in err

@@ -35,10 +35,11 @@ def save(path: Path, arr, **kw):
 
 
 # ----------------------------------------------------------------------------------------------- fixtures
-def make_kvasir(root, n=5):
+def make_kvasir(root, n=5, mask_ext="jpg", mask_values=(0, 255)):
     for i in range(n):
         save(root / "Kvasir-SEG" / "images" / f"cju{i:03d}.jpg", rgb(), quality=95)
-        save(root / "Kvasir-SEG" / "masks" / f"cju{i:03d}.jpg", binmask(), quality=95)
+        kw = {"quality": 95} if mask_ext == "jpg" else {}
+        save(root / "Kvasir-SEG" / "masks" / f"cju{i:03d}.{mask_ext}", binmask(mask_values), **kw)
     return root
 
 
@@ -338,7 +339,7 @@ def test_label_outside_class_list(tmp_path):
     make_isic(tmp_path)
     save(tmp_path / "ISIC2018" / "ISIC2018_Task1_Training_GroundTruth" / "ISIC_0000000_segmentation.png",
          binmask((0, 7)))
-    with pytest.raises(DatasetError, match=r"ISIC_0000000_segmentation.png.*\[7\]"):
+    with pytest.raises(DatasetError, match=r"ISIC_0000000_segmentation.png: mask values \{0, 7\}"):
         load_dataset("isic2018", tmp_path, "train")[0]
     make_cityscapes(tmp_path)
     lab = sorted((tmp_path / "cityscapes" / "gtFine" / "train").glob("*/*_labelIds.png"))[0]
@@ -385,3 +386,82 @@ def test_monuseg_unmatched_xml(tmp_path):
     (tmp_path / "MoNuSeg" / "MoNuSeg 2018 Training Data" / "Annotations" / "extra.xml").write_text(MONUSEG_XML)
     with pytest.raises(DatasetError, match="2 images .* 3 annotations"):
         load_dataset("monuseg", tmp_path, "train")
+
+
+# ------------------------------------------------------------------------------------ masks, pixels, roots
+def test_three_class_kvasir_mask_is_refused_by_name(tmp_path):
+    make_kvasir(tmp_path, n=3, mask_ext="png", mask_values=(0, 2))  # class ids {0, 1, 2} style
+    m = binmask((0, 2))
+    m[0:2, 0:3] = 1
+    save(tmp_path / "Kvasir-SEG" / "masks" / "cju001.png", m)
+    ds = load_dataset("kvasir-seg", tmp_path, "all")
+    with pytest.raises(DatasetError, match=r"cju000.png: mask values \{0, 2\}"):
+        ds[0]
+    with pytest.raises(DatasetError, match=r"cju001.png: mask values \{0, 1, 2\}"):
+        ds[1]
+
+
+def test_jpeg_kvasir_mask_with_class_ids_is_refused(tmp_path):
+    make_kvasir(tmp_path, n=2, mask_ext="jpg", mask_values=(0, 2))
+    with pytest.raises(DatasetError, match=r"cju000.jpg: mask values .*no pixel is near 255"):
+        load_dataset("kvasir-seg", tmp_path, "all")[0]
+
+
+def test_cvc_instance_id_mask_is_refused(tmp_path):
+    make_cvc(tmp_path, n=3)
+    inst = np.zeros((H, W), np.uint8)
+    inst[1:5, 1:6], inst[6:11, 2:8], inst[2:9, 9:15] = 1, 2, 3  # three instances
+    save(tmp_path / "CVC-ClinicDB" / "PNG" / "Ground Truth" / "2.png", inst)
+    ds = load_dataset("cvc-clinicdb", tmp_path, "all")
+    with pytest.raises(DatasetError, match=r"Ground Truth/2.png: mask values \{0, 1, 2, 3\}"):
+        ds[1]
+    assert int(ds[0]["mask"].sum()) == 5 * 7  # a 0/255 mask is read as before
+
+
+def test_noisy_jpeg_mask_is_thresholded_at_128(tmp_path):
+    make_kvasir(tmp_path, n=2, mask_ext="jpg")
+    raw = np.asarray(Image.open(tmp_path / "Kvasir-SEG" / "masks" / "cju000.jpg"))
+    assert len(np.unique(raw)) > 2  # compression noise near 0 and 255
+    mask = load_dataset("kvasir-seg", tmp_path, "all")[0]["mask"]
+    assert torch.equal(mask, torch.from_numpy((binmask() > 0).astype(np.int64)))
+
+
+def test_images_above_the_pixel_limit_are_refused(tmp_path, monkeypatch):
+    from densepred.data import files
+
+    make_kvasir(tmp_path, n=2)
+    monkeypatch.setenv("DENSEPRED_MAX_IMAGE_PIXELS", str(H * W - 1))
+    with pytest.raises(DatasetError, match=r"cju000.jpg: 16x12 = 192 pixels is above the limit of 191 pixels.*"
+                                           r"DENSEPRED_MAX_IMAGE_PIXELS=192"):
+        load_dataset("kvasir-seg", tmp_path, "all")[0]
+    monkeypatch.setenv("DENSEPRED_MAX_IMAGE_PIXELS", str(H * W))
+    load_dataset("kvasir-seg", tmp_path, "all")[0]
+    files.set_max_image_pixels(10)
+    try:
+        with pytest.raises(DatasetError, match="above the limit of 10 pixels"):
+            load_dataset("kvasir-seg", tmp_path, "all")[0]
+    finally:
+        files.set_max_image_pixels(None)
+    assert files.max_image_pixels() == H * W
+
+
+def test_data_root_accepts_tilde_and_relative_paths(tmp_path, monkeypatch):
+    make_kvasir(tmp_path / "home" / "data", n=2)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    ds = load_dataset("kvasir-seg", "~/data", "all")
+    assert ds.root == tmp_path / "home" / "data" / "Kvasir-SEG" and ds.root.is_absolute()
+    monkeypatch.chdir(tmp_path / "home")
+    ds = load_dataset("kvasir-seg", "data", "all")
+    assert ds.root == tmp_path / "home" / "data" / "Kvasir-SEG"
+    assert len(ds) == 2
+
+
+def test_nonexistent_data_root_is_one_clear_error(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DatasetError, match=f"data_root {tmp_path / 'missing'} does not exist "
+                                           r"\(given as 'missing'\).*mkdir -p"):
+        load_dataset("cityscapes", "missing", "train")
+    from densepred.data.splits import load_split
+
+    with pytest.raises(DatasetError, match=f"data_root {tmp_path / 'missing'} does not exist"):
+        load_split("kvasir-seg", data_root="missing")

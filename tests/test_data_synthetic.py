@@ -106,7 +106,7 @@ def test_medical_difficulty_varies_and_object_labels_cover_classes():
 
 def test_dataset_cache_roundtrip(tmp_path):
     ds = SyntheticDataset("synth-street", n=3, size=(32, 64), seed=2, cache=True, cache_root=tmp_path)
-    assert ds.cache_path(tmp_path).is_file()
+    assert (ds.cache_path(tmp_path) / "_complete").is_file()
     fresh = SyntheticDataset("synth-street", n=3, size=(32, 64), seed=2)
     for i in range(3):
         a, b = ds[i], fresh[i]
@@ -116,8 +116,19 @@ def test_dataset_cache_roundtrip(tmp_path):
         assert a["camera"] == pytest.approx(b["camera"])
     nuc = SyntheticDataset("synth-nuclei", n=2, size=32, cache=True, cache_root=tmp_path)[1]
     assert nuc["difficulty_params"] == SyntheticDataset("synth-nuclei", n=2, size=32)[1]["difficulty_params"]
-    arrays = load_cache(write_cache("synth-objects", 2, (16, 16), 0, "test", tmp_path / "o.npz"))
+    arrays = load_cache(write_cache("synth-objects", 2, (16, 16), 0, "test", tmp_path / "o.npyd"))
     assert arrays["image"].shape == (2, 16, 16, 3) and arrays["label"].shape == (2,)
+    assert isinstance(arrays["image"], np.memmap)  # read lazily, never the whole split in memory
+
+
+def test_corrupt_cache_is_regenerated(tmp_path):
+    ds = SyntheticDataset("synth-glands", n=2, size=(16, 16), cache=True, cache_root=tmp_path)
+    first = ds[1]["mask"].clone()
+    image = ds.cache_path(tmp_path) / "image.npy"
+    image.write_bytes(image.read_bytes()[:200])  # truncated
+    with pytest.warns(UserWarning, match="corrupt synthetic cache"):
+        again = SyntheticDataset("synth-glands", n=2, size=(16, 16), cache=True, cache_root=tmp_path)
+    assert torch.equal(again[1]["mask"], first)
 
 
 def test_bad_arguments_raise_clear_errors():

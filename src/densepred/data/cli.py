@@ -20,6 +20,10 @@ def _size(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(f"size {text!r} must look like 256x512 (height x width) or 256")
 
 
+ROOT_HELP = ("data root: ~ and paths relative to the current directory are accepted (default: $DENSEPRED_DATA or "
+             "<repo>/data)")
+
+
 def add_data_commands(subparsers) -> argparse.ArgumentParser:
     """Register ``data {list,verify,synth,fetch}`` on an argparse sub-parsers object; returns the ``data`` parser."""
     p = subparsers.add_parser("data", help="list, verify, generate or fetch datasets",
@@ -28,21 +32,22 @@ def add_data_commands(subparsers) -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="data_command", metavar="{list,verify,synth,fetch}")
     sub.required = True
     q = sub.add_parser("list", help="table of every dataset with what is present under --root")
-    q.add_argument("--root", default=None, help="data root (default: $DENSEPRED_DATA or <repo>/data)")
+    q.add_argument("--root", default=None, help=ROOT_HELP)
     q = sub.add_parser("verify", help="check a dataset's layout, counts and labels; names what is missing")
     q.add_argument("name")
-    q.add_argument("--root", default=None)
+    q.add_argument("--root", default=None, help=ROOT_HELP)
     q.add_argument("--quick", action="store_true", help="check layout and counts only, do not read every file")
-    q = sub.add_parser("synth", help="generate a synthetic dataset into the on-disk cache (.npz)")
+    q = sub.add_parser("synth", help="generate a synthetic dataset into the on-disk cache (memory-mapped .npy files)")
     q.add_argument("name")
     q.add_argument("--n", type=int, default=64, help="number of items (default 64)")
     q.add_argument("--size", type=_size, default=None, help="HxW, e.g. 256x512 (default: the dataset's own)")
     q.add_argument("--seed", type=int, default=0)
     q.add_argument("--split", default="train", choices=["train", "val", "test"])
     q.add_argument("--out", default=None, help="output folder (default: densepred cache dir / synthetic)")
-    q = sub.add_parser("fetch", help="download a dataset that has a direct URL (only when you ask)")
+    q = sub.add_parser("fetch", help="download a dataset that has a direct URL (only when you ask) and verify its "
+                                     "checksum (manifest, else a lock file under the root)")
     q.add_argument("name")
-    q.add_argument("--root", default=None)
+    q.add_argument("--root", default=None, help=ROOT_HELP + "; created if missing (its parent must exist)")
     p.set_defaults(func=run_data_command)
     return p
 

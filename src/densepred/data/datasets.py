@@ -15,7 +15,6 @@ train/test proportions of the paper that used them (data_manifest.yaml, ``splits
 
 from __future__ import annotations
 
-import os
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -24,11 +23,13 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from .errors import DatasetError
+from .files import IMAGE_EXTS, binary_mask, label_values, read_array, read_image, read_label
+from .roots import default_data_root, resolve_data_root
 from .street import CITYSCAPES_CLASSES, VOID
 
-
-class DatasetError(ValueError):
-    """A dataset on disk is missing or malformed; the message names the path and how to fix it."""
+__all__ = ["DatasetError", "IMAGE_EXTS", "binary_mask", "read_array", "read_image", "read_label",
+           "default_data_root", "resolve_data_root", "load_dataset", "REAL_DATASETS"]
 
 
 # Cityscapes labelIds (0..33) -> train ids (cityscapesscripts/helpers/labels.py); 255 = ignored. Index 255 is
@@ -45,81 +46,6 @@ NYU40_CLASSES = (
     "person", "night stand", "toilet", "sink", "lamp", "bathtub", "bag", "otherstructure", "otherfurniture",
     "otherprop",
 )
-
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
-
-
-def default_data_root() -> Path:
-    """``$DENSEPRED_DATA`` if set, else ``<repo>/data``."""
-    env = os.environ.get("DENSEPRED_DATA")
-    if env:
-        return Path(env)
-    from densepred.paths import repo_root
-
-    try:
-        return repo_root() / "data"
-    except FileNotFoundError:
-        return Path.cwd() / "data"
-
-
-# ------------------------------------------------------------------------------------------------------
-# file reading
-def read_image(path: Path) -> np.ndarray:
-    """RGB image as float32 HxWx3 in 0..1 (grey is repeated, alpha dropped; 16-bit scaled)."""
-    arr = _read_array(path)
-    if arr.ndim == 2:
-        arr = np.repeat(arr[..., None], 3, axis=2)
-    if arr.ndim != 3 or arr.shape[2] < 3:
-        raise DatasetError(f"{path}: expected an RGB image, got array of shape {arr.shape}; replace the file "
-                           "with the original from the dataset archive.")
-    arr = arr[..., :3]
-    scale = 65535.0 if arr.dtype == np.uint16 else 255.0
-    return (arr.astype(np.float32) / scale).clip(0, 1)
-
-
-def _read_array(path: Path, palette_to_rgb: bool = True) -> np.ndarray:
-    """Pixels of an image file. Palette ("P") images become RGB for photographs, but stay palette *indices* for
-    label maps (``palette_to_rgb=False``): indexed label PNG/BMP files store the class id as the index."""
-    from PIL import Image
-
-    path = Path(path)
-    if not path.is_file():
-        raise DatasetError(f"{path}: file not found; check the dataset layout (densepred data verify).")
-    try:
-        with Image.open(path) as im:
-            im.load()
-            if im.mode == "P" and not palette_to_rgb:
-                return np.asarray(im)
-            if im.mode in ("P", "CMYK", "YCbCr", "LA", "PA"):
-                im = im.convert("RGB" if im.mode != "LA" else "L")
-            return np.asarray(im)
-    except Exception as e:  # PIL raises several types for truncated/corrupt files
-        raise DatasetError(f"{path}: unreadable image file ({type(e).__name__}: {e}); re-extract it from the "
-                           "official archive or delete it and its mask.") from e
-
-
-def read_label(path: Path) -> np.ndarray:
-    """A single-channel label image as an integer array (RGB label images take the first channel)."""
-    arr = _read_array(path, palette_to_rgb=False)
-    if arr.ndim == 3:
-        arr = arr[..., 0]
-    return arr
-
-
-def binary_from(arr: np.ndarray, path: Path, strict: bool) -> np.ndarray:
-    """0/1 mask from a 0/255 (or 0/1) mask. ``strict``: any other value is an error (lossless formats);
-    otherwise threshold at half range (JPEG masks carry compression noise)."""
-    vals = np.unique(arr)
-    if strict:
-        bad = vals[~np.isin(vals, (0, 1, 255))]
-        if bad.size:
-            raise DatasetError(f"{path}: binary mask has label values {bad[:10].tolist()} outside {{0, 1, 255}}; "
-                               "this is not the dataset's ground-truth mask (check the file, or the folder it "
-                               "came from).")
-    if vals.max(initial=0) <= 1:
-        return arr.astype(np.uint8)
-    return (arr > (127 if arr.dtype == np.uint8 or arr.max() <= 255 else 32767)).astype(np.uint8)
-
 
 def _list_images(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS and not p.name.startswith("."))
@@ -158,7 +84,10 @@ def _split_ids(ids: list[str], split: str, root: Path, name: str, test_fraction:
 
 # ------------------------------------------------------------------------------------------------------
 class RealDataset(Dataset):
-    """Base class: ``samples`` is a list of dicts with ``id``, ``image`` path and label source(s)."""
+    """Base class: ``samples`` is a list of dicts with ``id``, ``image`` path and label source(s).
+
+    Construction only lists files (``scan``); ``dataset[i]`` reads item ``i``'s own files and nothing else, so a
+    split is never held in memory and DataLoader workers read in parallel."""
 
     name = "real"
     dirname = ""             # the folder name under a data root that holds this dataset
@@ -183,10 +112,9 @@ class RealDataset(Dataset):
 
     @classmethod
     def resolve_root(cls, root) -> Path:
-        base = Path(root) if root is not None else default_data_root()
-        if not base.exists():
-            raise DatasetError(f"{cls.name}: data root {base} does not exist. Pass root=... (or --root), or set "
-                               f"DENSEPRED_DATA; expected layout: {base / cls.dirname} (see data_manifest.yaml).")
+        """The dataset folder: ``<data_root>/<dirname>`` if it exists, else the data root itself (which may
+        already be the dataset folder). ``root``: see :func:`~densepred.data.roots.resolve_data_root`."""
+        base = resolve_data_root(root)
         if cls.dirname and (base / cls.dirname).is_dir():
             return base / cls.dirname
         return base
@@ -223,7 +151,7 @@ class RealDataset(Dataset):
         return None
 
     def check_labels(self, mask: np.ndarray, sample: dict) -> None:
-        vals = np.unique(mask)
+        vals = label_values(mask)
         bad = vals[(vals >= self.num_classes) & (vals != self.ignore_index)]
         if bad.size:
             src = sample.get("mask", sample.get("label_src", self.root))
@@ -249,16 +177,9 @@ class RealDataset(Dataset):
 
 def resize_item(item: dict, size) -> dict:
     """Resize to ``size`` (H, W): image bilinear with antialias, mask and depth nearest (no label mixing)."""
-    import torch.nn.functional as F
+    from .transforms import resize_sample
 
-    H, W = (size, size) if isinstance(size, int) else size
-    out = dict(item)
-    out["image"] = F.interpolate(item["image"][None], (H, W), mode="bilinear", antialias=True,
-                                 align_corners=False)[0].clamp(0, 1)
-    for k in ("mask", "depth"):
-        if k in item:
-            out[k] = F.interpolate(item[k][None, None].float(), (H, W), mode="nearest")[0, 0].to(item[k].dtype)
-    return out
+    return resize_sample(item, size)
 
 
 class _PairedFolders(RealDataset):
@@ -267,7 +188,7 @@ class _PairedFolders(RealDataset):
     image_dir = "images"
     mask_dir = "masks"
     mask_suffix = ""
-    strict_binary = True
+    tolerant_masks: bool | None = None   # None: JPEG masks tolerant, lossless strict (see files.binary_mask)
     test_fraction = 0.12
     image_exts = IMAGE_EXTS   # which files in the image folder are inputs
 
@@ -300,7 +221,7 @@ class _PairedFolders(RealDataset):
         return _split_ids(ids, self.split, self.root, self.name, self.test_fraction, self.split_seed)
 
     def load_label(self, s):
-        return binary_from(read_label(s["mask"]), s["mask"], self.strict_binary)
+        return binary_mask(read_label(s["mask"]), s["mask"], self.tolerant_masks)
 
 
 class KvasirSEG(_PairedFolders):
@@ -309,7 +230,6 @@ class KvasirSEG(_PairedFolders):
 
     name, dirname = "kvasir-seg", "Kvasir-SEG"
     class_names = ("background", "polyp")
-    strict_binary = False  # JPEG masks
     test_fraction = 120 / 1000
 
 
@@ -320,7 +240,7 @@ class CVCClinicDB(_PairedFolders):
     name, dirname = "cvc-clinicdb", "CVC-ClinicDB"
     class_names = ("background", "polyp")
     image_dir, mask_dir = "Original", "Ground Truth"
-    strict_binary = False  # some released GT frames carry interpolation values; threshold at 128
+    tolerant_masks = True  # some released GT frames are said to carry interpolation values (files.binary_mask)
     test_fraction = 62 / 612
 
     def folders(self):
@@ -421,7 +341,7 @@ class DSB2018(RealDataset):
     def load_label(self, s):
         out = None
         for p in s["masks"]:
-            m = binary_from(read_label(p), p, strict=True)
+            m = binary_mask(read_label(p), p, tolerant=False)
             out = m if out is None else out | m
         return out
 
@@ -522,8 +442,9 @@ class Cityscapes(RealDataset):
         return out
 
     def load_label(self, s):
-        ids = read_label(s["mask"]).astype(np.int64)
-        bad = np.unique(ids[(ids > 33) & (ids != 255)])
+        ids = read_label(s["mask"])
+        vals = label_values(ids)
+        bad = vals[(vals > 33) & (vals != 255)]
         if bad.size:
             raise DatasetError(f"{s['mask']} has label ids {bad[:10].tolist()} outside Cityscapes' 0..33 (255 = "
                                "licence plate/void); use the *_labelIds.png files (not *_color.png, "
@@ -541,7 +462,7 @@ class Cityscapes(RealDataset):
         except (OSError, ValueError, KeyError) as e:
             raise DatasetError(f"cityscapes: {s['camera']} unreadable or lacks extrinsic.baseline / intrinsic.fx "
                                f"({e}); re-extract camera_trainvaltest.zip.") from e
-        p = _read_array(s["disparity"]).astype(np.float32)
+        p = read_array(s["disparity"]).astype(np.float32)
         disp = np.where(p > 0, (p - 1.0) / 256.0, 0.0)
         return np.where(disp > 0, baseline * fx / np.maximum(disp, 1e-6), 0.0).astype(np.float32)
 
@@ -592,7 +513,7 @@ class NYUv2(RealDataset):
         mat = self.root / "nyu_depth_v2_labeled.mat"
         if not mat.is_file():
             raise DatasetError(f"nyuv2: {mat} not found; download nyu_depth_v2_labeled.mat (2.8 GB) from "
-                               "http://horatio.cs.nyu.edu/mit/silberman/nyu_depth_v2/ into the root.")
+                               "https://horatio.cs.nyu.edu/mit/silberman/nyu_depth_v2/ into the root.")
         self.mat_path = mat
         self.mapping = self._mapping()
         import h5py
@@ -683,7 +604,9 @@ def canonical_name(name: str) -> str:
 
 
 def load_dataset(name: str, root=None, split: str = "train", **kwargs) -> Dataset:
-    """The dataset ``name`` as a torch ``Dataset`` of dict items.
+    """The dataset ``name`` as a torch ``Dataset`` of dict items (the lower-level constructor: experiments use
+    :func:`densepred.data.splits.load_split`, which adds seeded ``n``-subsets of real splits, task checks and
+    per-item augmentation seeds).
 
     Synthetic names (``synth-*``) go to :class:`~densepred.data.synthetic.SyntheticDataset`; kwargs ``n``
     (default 64), ``size``, ``seed``, ``cache``. Real names read ``root`` (default ``$DENSEPRED_DATA`` or

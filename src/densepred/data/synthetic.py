@@ -35,6 +35,7 @@ from torch.utils.data import Dataset
 from . import medical, street
 
 SPLITS = {"train": 0, "val": 1, "test": 2}
+CACHE_SUFFIX = ".npyd"
 DEFAULT_SIZE = {
     "synth-street": (256, 512),
     "synth-nuclei": (256, 256),
@@ -135,9 +136,11 @@ def to_torch(item: dict) -> dict:
 class SyntheticDataset(Dataset):
     """``n`` items of synthetic dataset ``name`` at ``size`` (H, W), deterministic from (seed, split, index).
 
-    With ``cache=True`` the arrays are generated once and stored as one ``.npz`` under
-    ``densepred.paths.cache_dir()/synthetic`` (or ``cache_root``); later instances with the same arguments load it.
-    Cached images are stored as float16 (half the disk), so they match the on-the-fly items to ~1e-3.
+    With ``cache=True`` the arrays are generated once and stored as a folder of ``.npy`` files under
+    ``densepred.paths.cache_dir()/synthetic`` (or ``cache_root``); later instances with the same arguments
+    memory-map them, so an item read touches only its own bytes and no split is held in memory (DataLoader
+    workers share the pages through the OS). Cached images are float16 (half the disk), so they match the
+    on-the-fly items to ~1e-3.
     """
 
     def __init__(self, name: str, n: int, size=None, seed: int = 0, split: str = "train", cache: bool = False,
@@ -151,20 +154,34 @@ class SyntheticDataset(Dataset):
         self.ignore_index = street.VOID
         self.transform = transform  # callable item -> item, applied last (augmentation)
         self._arrays = None
+        self._cache = None
         if cache:
             path = self.cache_path(cache_root)
-            if not path.is_file():
+            if (path / "_complete").is_file() and not _cache_ok(path, n):
+                import shutil
+                import warnings
+
+                warnings.warn(f"{path}: corrupt synthetic cache (unreadable or wrong length); regenerating it")
+                shutil.rmtree(path, ignore_errors=True)
+            if not (path / "_complete").is_file():
                 write_cache(name, n, self.size, seed, split, path)
-            self._arrays = load_cache(path)
+            self._cache = path
+
+    def __getstate__(self) -> dict:
+        """Pickled (e.g. for spawned DataLoader workers) without the memory maps; they reopen on first use."""
+        state = dict(self.__dict__)
+        state["_arrays"] = None
+        return state
 
     def cache_path(self, cache_root=None) -> Path:
-        """``<root>/<name>_<split>_s<seed>_n<n>_<H>x<W>_g<generator version>.npz``: the generator version (a hash
-        of the generator's source) changes whenever the generating code does, so a stale cache is never read."""
+        """``<root>/<name>_<split>_s<seed>_n<n>_<H>x<W>_g<generator version>.npyd/`` (one ``<key>.npy`` per array):
+        the generator version (a hash of the generator's source) changes whenever the generating code does, so a
+        stale cache is never read."""
         from densepred.paths import cache_dir
 
         root = Path(cache_root) if cache_root is not None else cache_dir() / "synthetic"
         H, W = self.size
-        return root / f"{self.name}_{self.split}_s{self.seed}_n{self.n}_{H}x{W}_g{generator_version()}.npz"
+        return root / f"{self.name}_{self.split}_s{self.seed}_n{self.n}_{H}x{W}_g{generator_version()}{CACHE_SUFFIX}"
 
     def __len__(self) -> int:
         return self.n
@@ -172,9 +189,11 @@ class SyntheticDataset(Dataset):
     def __getitem__(self, index: int) -> dict:
         if not 0 <= index < self.n:
             raise IndexError(f"index {index} out of range for {self.name} with n={self.n}")
-        if self._arrays is not None:
+        if self._cache is not None:
+            if self._arrays is None:
+                self._arrays = load_cache(self._cache)
             a = self._arrays
-            item = {k: a[k][index] for k in ("image", "mask", "depth", "label") if k in a}
+            item = {k: np.array(a[k][index]) for k in ("image", "mask", "depth", "label") if k in a}
             item["id"] = f"{self.name}/{self.split}/s{self.seed}/{index:06d}"
             if "difficulty" in a:
                 item["difficulty"] = float(a["difficulty"][index])
@@ -192,36 +211,73 @@ class SyntheticDataset(Dataset):
 
 
 def write_cache(name: str, n: int, size, seed: int, split: str, path: Path, progress: bool = False) -> Path:
-    """Generate ``n`` items and store them stacked in ``path`` (.npz, uncompressed, written atomically)."""
+    """Generate ``n`` items into the cache folder ``path`` (one ``<key>.npy`` per array, images float16).
+
+    Items are written one at a time into pre-allocated memory-mapped files (never all in memory). The folder is
+    built under a unique temporary name and renamed into place, so readers never see a partial cache and two
+    processes writing the same cache do not clash (the second one's copy is discarded).
+    """
+    import shutil
+    import uuid
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    tmp.mkdir()
     items = range(n)
     if progress:
         from tqdm.auto import tqdm
 
         items = tqdm(items, desc=f"{name} {split}")
-    cols: dict[str, list] = {}
-    for i in items:
-        it = generate(name, i, seed, split, size)
-        for k in ("image", "mask", "depth", "label", "difficulty"):
-            if k in it:
-                cols.setdefault(k, []).append(it[k])
-        for k in ("camera", "difficulty_params"):  # dict metadata, one array per entry
-            for sub, v in it.get(k, {}).items():
-                cols.setdefault(f"{k}.{sub}", []).append(v)
-    arrays = {k: np.stack(v) if k != "image" else np.stack(v).astype(np.float16) for k, v in cols.items()}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")  # per-process: concurrent writers do not clash
-    np.savez(tmp, **arrays)
-    tmp.replace(path)
+    files: dict[str, np.ndarray] = {}
+
+    def put(key: str, i: int, value) -> None:
+        value = np.asarray(value)
+        if key not in files:
+            dtype = np.float16 if key == "image" else value.dtype
+            files[key] = np.lib.format.open_memmap(tmp / f"{key}.npy", mode="w+", dtype=dtype,
+                                                   shape=(n, *value.shape))
+        files[key][i] = value
+
+    try:
+        for i in items:
+            it = generate(name, i, seed, split, size)
+            for k in ("image", "mask", "depth", "label", "difficulty"):
+                if k in it:
+                    put(k, i, it[k])
+            for k in ("camera", "difficulty_params"):  # dict metadata, one array per entry
+                for sub, v in it.get(k, {}).items():
+                    put(f"{k}.{sub}", i, v)
+        for arr in files.values():
+            arr.flush()
+        files.clear()
+        (tmp / "_complete").write_text(f"{name} {split} seed={seed} n={n} size={size}\n")
+        try:
+            tmp.rename(path)
+        except OSError:  # another process finished first: keep its copy
+            if not (path / "_complete").is_file():
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
     return path
 
 
-def load_cache(path: Path) -> dict:
-    with np.load(path) as z:
-        out = {k: z[k] for k in z.files}
-    if "image" in out:
-        out["image"] = out["image"].astype(np.float32)
-    return out
+def _cache_ok(path: Path, n: int) -> bool:
+    """Every array of the cache folder opens (a truncated file does not) and holds ``n`` items."""
+    try:
+        arrays = load_cache(path)
+    except (OSError, ValueError):
+        return False
+    return bool(arrays) and all(a.shape[0] == n for a in arrays.values())
+
+
+def load_cache(path: Path) -> dict[str, np.ndarray]:
+    """The cached arrays of a cache folder, memory-mapped read-only (``key -> (n, ...)`` array)."""
+    path = Path(path)
+    if not (path / "_complete").is_file():
+        raise FileNotFoundError(f"{path}: not a complete synthetic cache (regenerate it: densepred data synth ...)")
+    return {p.stem: np.load(p, mmap_mode="r") for p in sorted(path.glob("*.npy"))}
 
 
 def item_digest(item: dict) -> str:
