@@ -31,6 +31,18 @@ from torch import nn
 from .pretrained import mark_weights
 
 
+def check_images(x: torch.Tensor, who: str, multiple: int = 32, channels: int | None = None,
+                 minimum: int = 0) -> None:
+    """Raise one ValueError unless ``x`` is (B, channels, H, W) with H, W multiples of ``multiple``, >= minimum."""
+    want = "C" if channels is None else str(channels)
+    if x.ndim != 4 or (channels is not None and x.shape[1] != channels):
+        raise ValueError(f"{who} expects images (B, {want}, H, W); got {tuple(x.shape)}.")
+    if x.shape[-2] % multiple or x.shape[-1] % multiple or min(x.shape[-2:]) < minimum:
+        least = f" and at least {minimum}" if minimum else ""
+        raise ValueError(f"{who}: image size {tuple(x.shape[-2:])} must be a multiple of {multiple}{least}; "
+                         f"resize or pad the input.")
+
+
 def check_timm_name(name: str, kind: str = "encoder") -> None:
     """Raise the registry's unknown-name error unless ``name`` is a timm architecture."""
     import timm
@@ -85,8 +97,7 @@ class TimmPyramid(nn.Module):
         self.in_channels = in_channels
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(f"Expected images (B, {self.in_channels}, H, W); got {tuple(x.shape)}.")
+        check_images(x, "TimmPyramid", multiple=1, channels=self.in_channels)
         if not self.with_head:
             return self.model.forward_intermediates(x, indices=self.indices, intermediates_only=True)
         final, feats = self.model.forward_intermediates(x, indices=self.indices)

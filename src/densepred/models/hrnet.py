@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .encoders import check_timm_name
+from .encoders import check_images, check_timm_name
 from .pretrained import mark_weights
 
 
@@ -56,9 +56,7 @@ class HRNetV2(nn.Module):
         mark_weights(self, "encoder.", ("head.classifier.",))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.ndim != 4 or x.shape[-1] % 32 or x.shape[-2] % 32:
-            raise ValueError(f"HRNetV2 expects images (B, C, H, W) with H and W multiples of 32; "
-                             f"got {tuple(x.shape)}.")
+        check_images(x, "HRNetV2")
         branches = self.encoder(x)
         size = branches[0].shape[-2:]
         fused = torch.cat([branches[0]] + [F.interpolate(b, size=size, mode="bilinear", align_corners=False)

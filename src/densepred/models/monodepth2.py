@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.models import resnet
 
+from .encoders import check_images
 from .pretrained import mark_weights
 
 MONODEPTH_MEAN, MONODEPTH_STD = 0.45, 0.225
@@ -43,14 +44,6 @@ ENCODERS = {
     "resnet34": (resnet.resnet34, resnet.ResNet34_Weights.IMAGENET1K_V1),
     "resnet50": (resnet.resnet50, resnet.ResNet50_Weights.IMAGENET1K_V1),
 }
-
-
-def _check_size(x: torch.Tensor, channels: int, who: str) -> None:
-    if x.ndim != 4 or x.shape[1] != channels:
-        raise ValueError(f"{who} expects images (B, {channels}, H, W); got {tuple(x.shape)}.")
-    if x.shape[-2] % 32 or x.shape[-1] % 32 or min(x.shape[-2:]) < 64:
-        raise ValueError(f"{who}: image size {tuple(x.shape[-2:])} must be a multiple of 32 and at least 64 "
-                         "(five stride-2 steps, then reflection padding); resize, e.g. to 192x640.")
 
 
 class ResNetEncoder(nn.Module):
@@ -157,7 +150,7 @@ class Monodepth2(nn.Module):
         mark_weights(self, "encoder.", ("decoder.heads.",))
 
     def forward(self, x: torch.Tensor):
-        _check_size(x, 3, "Monodepth2")
+        check_images(x, "Monodepth2", channels=3, minimum=64)
         out = self.decoder(self.encoder(x))
         if self.task == "depth":
             return {s: torch.sigmoid(y) for s, y in out.items()}
@@ -185,7 +178,7 @@ class PoseNet(nn.Module):
         mark_weights(self, "encoder.")
 
     def forward(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        _check_size(frames, 3 * self.num_input_frames, "PoseNet")
+        check_images(frames, "PoseNet", channels=3 * self.num_input_frames, minimum=64)
         y = self.pose(self.squeeze(self.encoder(frames)[-1])).mean(dim=(2, 3))
         y = 0.01 * y.view(-1, self.num_poses, 1, 6)
         return y[..., :3], y[..., 3:]
