@@ -273,6 +273,18 @@ def test_pretrained_true_asks_the_hub_and_is_never_the_default(monkeypatch):
     assert asked == [None, torchvision.models.ResNet18_Weights.IMAGENET1K_V1]
 
 
+def test_pretrained_true_for_a_factory_without_hub_weights(monkeypatch):
+    from densepred.models import registry
+
+    registry._load_builtins()
+    monkeypatch.setitem(registry._REGISTRY, "plain-net", lambda **kw: torch.nn.Conv2d(1, 1, 1, **kw))
+    assert isinstance(build_model("plain-net"), torch.nn.Conv2d)  # no ``hub`` keyword passed
+    with pytest.raises(ValueError, match="'plain-net' has no hub weights"):
+        build_model("plain-net", pretrained=True)
+    with pytest.raises(ValueError, match="U-Net has no published hub weights"):
+        build_model("unet", pretrained=True)
+
+
 def test_pretrained_rejects_other_types():
     with pytest.raises(TypeError, match="pretrained must be None, True or a path"):
         build_model("unet", pretrained=1)
@@ -297,6 +309,21 @@ def test_torchvision_and_timm_resnet_checkpoints_load_into_the_encoder(tmp_path)
     assert torch.equal(model.encoder.conv1.weight, tm.conv1.weight)
     refine = build_model("refinenet-lw-50", encoder="resnet18", pretrained=tmp_path / "timm.pth")
     assert torch.equal(refine.encoder.model.layer1[0].conv1.weight, tm.layer1[0].conv1.weight)
+    dlv3p = build_model("deeplabv3plus", encoder="resnet18", pretrained=tmp_path / "timm.pth")  # smp encoder
+    assert torch.equal(dlv3p.encoder.layer2[0].downsample[0].weight, tm.layer2[0].downsample[0].weight)
+
+
+def test_timm_hrnet_classification_checkpoint_loads_into_hrnetv2(tmp_path):
+    import timm
+
+    cls = timm.create_model("hrnet_w18_small")  # with incre/downsample/final layers and classifier
+    torch.save(cls.state_dict(), tmp_path / "hrnet.pth")
+    with pytest.warns(UserWarning, match="unused from the file: classifier"):
+        model = build_model("hrnetv2-w18-small", pretrained=tmp_path / "hrnet.pth")
+    assert model.densepred_pretrained_report.mode == "encoder"
+    assert torch.equal(model.encoder.stage4[0].branches[3][0].conv1.weight, cls.stage4[0].branches[3][0].conv1.weight)
+    assert all(k.startswith(("classifier", "incre_modules", "downsamp_modules", "final_layer"))
+               for k in model.densepred_pretrained_report.unused)
 
 
 def test_whole_model_checkpoints_round_trip(tmp_path):
@@ -338,6 +365,8 @@ def test_missing_pretrained_file_names_path_and_model(tmp_path):
     path = tmp_path / "nope.pth"
     with pytest.raises(PretrainedFileNotFoundError, match=f"'unet' not found: {path} does not exist"):
         build_model("unet", pretrained=path)
+    with pytest.raises(FileNotFoundError, match="pass the boolean True"):
+        build_model("unet", pretrained="true")  # a CLI string, not the hub flag
 
 
 def test_weights_that_do_not_fit_name_path_and_model(tmp_path):

@@ -73,6 +73,10 @@ def _examples(keys, n: int = 3) -> str:
 def read_state_dict(path: str | PathLike, model_name: str) -> tuple[Path, dict[str, torch.Tensor]]:
     """Read ``path`` with ``torch.load(weights_only=True)``; return (absolute path, {key: tensor})."""
     p = Path(path).expanduser().absolute()
+    if not p.is_file() and str(path).strip().lower() in ("true", "hub", "yes", "1"):
+        raise PretrainedFileNotFoundError(
+            f"pretrained={str(path)!r} for model {model_name!r} is read as a file path and {p} does not exist; "
+            "to download the library's weights pass the boolean True (e.g. `-p pretrained true` in YAML/JSON).")
     if not p.is_file():
         raise PretrainedFileNotFoundError(
             f"Pretrained weights for model {model_name!r} not found: {p} does not exist or is not a file. Pass "

@@ -1,7 +1,8 @@
 """The model registry: ``build_model(name, pretrained=None, seed=None, **kw)``.
 
-A *factory* is any callable ``factory(*, hub: bool = False, **kw) -> nn.Module``; ``hub=True`` asks the library
-the architecture comes from (timm, segmentation-models-pytorch, torchvision) for its published weights.
+A *factory* is any callable ``factory(**kw) -> nn.Module``; one that has published weights also takes
+``hub: bool = False`` (``hub=True`` asks the library the architecture comes from -- timm,
+segmentation-models-pytorch, torchvision -- for them; it is passed only when the caller asks for it).
 ``build_model`` adds what every architecture shares:
 
 * ``pretrained=None`` (the default): random initialisation, seeded by ``seed`` when given.
@@ -56,17 +57,22 @@ def _load_builtins() -> None:
     global _builtins_loaded
     if _builtins_loaded:
         return
-    _builtins_loaded = True
+    builtins: dict[str, Factory] = {}
     for family in BUILTIN_FAMILIES:
         module = importlib.import_module(f"{__package__}.{family}")
         for name, factory in module.MODELS.items():
-            if name not in _REGISTRY:
-                _REGISTRY[name] = factory
+            if name in _REGISTRY or name in builtins:
+                raise ValueError(f"Model {name!r} is registered twice: it is a built-in of {module.__name__}; "
+                                 "register the other one under another name.")
+            builtins[name] = factory
+    _REGISTRY.update(builtins)
+    _builtins_loaded = True
 
 
 def register(name: str, factory: Factory) -> None:
-    """Add architecture ``name``; ``factory(*, hub=False, **kw)`` builds it. Names are unique."""
-    _load_builtins()
+    """Add architecture ``name``; ``factory(**kw)`` (and ``factory(hub=True, **kw)`` if it has hub weights)
+    builds it. Names are unique (a clash with a built-in is reported when the built-ins load, on first use).
+    """
     if not isinstance(name, str) or not name:
         raise ValueError(f"A model name must be a non-empty string, got {name!r}.")
     if name in _REGISTRY:
@@ -104,7 +110,16 @@ def build_model(name: str, pretrained: bool | str | PathLike | None = None, seed
     with ctx:
         if seed is not None:
             torch.manual_seed(seed)
-        model = factory(hub=pretrained is True, **kwargs)
+        if pretrained is not True:
+            model = factory(**kwargs)  # factories without hub weights need not know the ``hub`` keyword
+        else:
+            try:
+                model = factory(hub=True, **kwargs)
+            except TypeError as err:
+                if "hub" not in str(err):
+                    raise
+                raise ValueError(f"Model {name!r} has no hub weights (pretrained=True); pass a path to a "
+                                 "state_dict file, or pretrained=None.") from None
     if pretrained is not None and pretrained is not True:
         load_pretrained(model, pretrained, model_name=name)
     return model
