@@ -3,8 +3,8 @@
 Parameter counts are taken on the meta device (no memory, no initialisation cost); shapes are checked with one
 CPU forward pass on a 64x64 image for small variants (ResNet-18 encoders, HRNet-W18-Small, narrow U-Nets), and
 on the meta device for the full-size networks. The heaviest tests (building 45-128M-parameter networks on the
-meta device, a few seconds each on a loaded machine) end in ``_full_size_on_meta``. No test touches the network: ``pretrained=True`` is checked
-through monkeypatched builders.
+meta device, a few seconds each on a loaded machine) end in ``_full_size_on_meta``. No test touches the
+network: ``pretrained=True`` is checked through monkeypatched builders.
 """
 
 from __future__ import annotations
