@@ -351,6 +351,18 @@ def test_depth_checkpoint_into_segmentation_variant_keeps_all_but_the_head(tmp_p
                                                                                for k in unused)
 
 
+def test_depth_network_encoder_initialises_another_architecture(tmp_path):
+    # depth-pretraining's "cross architecture" setting: the depth network's encoder into a DeepLab encoder
+    depth = build_model("monodepth2-resnet18", seed=0)
+    torch.save(depth.state_dict(), tmp_path / "depth.pt")
+    with pytest.warns(UserWarning, match="unused from the file: decoder"):
+        seg = build_model("deeplabv3plus", encoder="resnet18", num_classes=3, pretrained=tmp_path / "depth.pt")
+    report = seg.densepred_pretrained_report
+    assert report.mode == "encoder" and all(k.startswith("decoder.") for k in report.unused)
+    assert len(report.loaded) == len(depth.encoder.state_dict())
+    assert torch.equal(seg.encoder.layer3[1].bn2.running_var, depth.encoder.layer3[1].bn2.running_var)
+
+
 def test_rgb_checkpoint_adapts_the_pose_stem(tmp_path):
     tv = torchvision.models.resnet18(weights=None)
     torch.save(tv.state_dict(), tmp_path / "tv.pth")

@@ -9,7 +9,11 @@ whichever names more of its tensors:
 * **encoder**: the file is the encoder's classification checkpoint, as torchvision and timm publish them
   (``conv1.weight``, ``layer1.0.conv1.weight``, ...); its keys are looked up under the model's encoder prefix
   (``model.densepred_encoder_prefix``, e.g. ``"encoder."``). Classifier tensors (``fc.*``) are reported as
-  unused.
+  unused. The encoder may also be read from under a prefix of the file (``encoder.``, ``backbone.``, ...):
+  the encoder of another model's whole checkpoint (e.g. a depth network's) initialises this model's encoder.
+
+Of the possible readings, a complete one (every tensor the model needs, with its shape) wins, then the one
+that loads most tensors, then the whole-model one.
 
 Rules: every matched tensor must have the model's shape, except (a) a stem convolution whose only difference is
 its number of input channels, adapted with timm's ``adapt_input_conv`` (e.g. RGB weights for a 6-channel pose
@@ -111,42 +115,46 @@ def _unwrapped(tensors: dict[str, torch.Tensor]) -> list[dict[str, torch.Tensor]
     return variants
 
 
+def _sub_dicts(tensors: dict[str, torch.Tensor]) -> list[dict[str, torch.Tensor]]:
+    """The tensors under each first one- or two-part key prefix, prefix removed (e.g. another model's
+    ``encoder.``), so that the encoder of a whole-model checkpoint can initialise this model's encoder."""
+    prefixes = {".".join(k.split(".")[:n]) + "." for k in tensors for n in (1, 2) if k.count(".") >= n}
+    return [{k[len(pre):]: v for k, v in tensors.items() if k.startswith(pre)} for pre in sorted(prefixes)]
+
+
 def _input_channels_differ(file_t: torch.Tensor, own_t: torch.Tensor) -> bool:
     """A convolution weight that differs from the model's only in its input channels (a stem conv)."""
     return (file_t.ndim == own_t.ndim == 4 and file_t.shape[0] == own_t.shape[0]
             and file_t.shape[2:] == own_t.shape[2:] and file_t.shape[1] != own_t.shape[1])
 
 
-def load_pretrained(model: nn.Module, path: str | PathLike, model_name: str = "model") -> LoadReport:
-    """Load the state_dict file ``path`` into ``model`` (in place), as the module docstring describes."""
-    p, tensors = read_state_dict(path, model_name)
-    own = model.state_dict()
-    heads = tuple(getattr(model, "densepred_head_prefixes", ()))
-    enc = getattr(model, "densepred_encoder_prefix", None)
+@dataclass
+class _Plan:
+    """How one reading of the file (``tensors``) maps onto the model (``mapping``: file key -> model key)."""
 
-    targets = {"model": {k: k for k in own}}
-    if enc:
-        targets["encoder"] = {k[len(enc):]: k for k in own if k.startswith(enc)}
-    hits = {(mode, i): sum(k in variant for k in m) for mode, m in targets.items()
-            for i, variant in enumerate(_unwrapped(tensors))}
-    mode, variant = max(hits, key=lambda mv: (hits[mv], mv[0] == "model", -mv[1]))
-    if hits[mode, variant] == 0:
-        enc_note = f"; its encoder's (under {enc!r}): {_examples(targets['encoder'])}" if enc else ""
-        raise PretrainedWeightsError(
-            f"Pretrained weights {p} do not fit model {model_name!r}: none of the file's tensors has a name the "
-            f"model uses. The file's keys: {_examples(tensors)}; the model's: {_examples(own)}{enc_note}.")
+    mode: str
+    tensors: dict[str, torch.Tensor]
+    mapping: dict[str, str]
+    to_load: dict[str, torch.Tensor] = field(default_factory=dict)
+    adapted: list[str] = field(default_factory=list)
+    kept_random: list[str] = field(default_factory=list)
+    mismatched: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
 
-    tensors = _unwrapped(tensors)[variant]
-    report = LoadReport(path=p, mode=mode)
-    mapping = targets[mode]
-    to_load, mismatched, missing = {}, [], []
+    def score(self) -> tuple:
+        """Complete plans first, then the most tensors loaded, then whole-model readings."""
+        return (not self.mismatched and not self.missing, len(self.to_load), self.mode == "model")
+
+
+def _plan(mode: str, tensors: dict, mapping: dict, own: dict, heads: tuple[str, ...]) -> _Plan:
+    plan = _Plan(mode, tensors, mapping)
     for file_key, model_key in mapping.items():
-        is_head = model_key.startswith(heads) if heads else False
+        is_head = bool(heads) and model_key.startswith(heads)
         if file_key not in tensors:
             if is_head:
-                report.kept_random.append(model_key)
+                plan.kept_random.append(model_key)
             elif not model_key.endswith("num_batches_tracked"):
-                missing.append(file_key)
+                plan.missing.append(file_key)
             continue
         t, own_t = tensors[file_key], own[model_key]
         if t.shape != own_t.shape:
@@ -154,29 +162,61 @@ def load_pretrained(model: nn.Module, path: str | PathLike, model_name: str = "m
                 from timm.models import adapt_input_conv  # the library's rule (tile, then rescale)
 
                 t = adapt_input_conv(own_t.shape[1], t)
-                report.adapted.append(model_key)
+                plan.adapted.append(model_key)
             elif is_head:
-                report.kept_random.append(model_key)
+                plan.kept_random.append(model_key)
                 continue
             else:
-                mismatched.append(f"{file_key}: file {tuple(t.shape)} vs model {tuple(own_t.shape)}")
+                plan.mismatched.append(f"{file_key}: file {tuple(t.shape)} vs model {tuple(own_t.shape)}")
                 continue
-        to_load[model_key] = t.to(own_t.dtype)
-    if mismatched or missing:
-        parts = []
-        if mismatched:
-            parts.append(f"{len(mismatched)} tensors have other shapes ({_examples(mismatched)})")
-        if missing:
-            parts.append(f"{len(missing)} tensors the model needs are not in the file ({_examples(missing)})")
+        plan.to_load[model_key] = t.to(own_t.dtype)
+    return plan
+
+
+def load_pretrained(model: nn.Module, path: str | PathLike, model_name: str = "model") -> LoadReport:
+    """Load the state_dict file ``path`` into ``model`` (in place), as the module docstring describes.
+
+    Raises :class:`PretrainedWeightsError` (:class:`PretrainedFileNotFoundError` for a missing file) naming
+    ``path`` and ``model_name``; returns the :class:`LoadReport`, also stored as
+    ``model.densepred_pretrained_report``.
+    """
+    p, tensors = read_state_dict(path, model_name)
+    own = model.state_dict()
+    heads = tuple(getattr(model, "densepred_head_prefixes", ()))
+    enc = getattr(model, "densepred_encoder_prefix", None)
+
+    readings = _unwrapped(tensors)
+    plans = [_plan("model", r, {k: k for k in own}, own, heads) for r in readings]
+    if enc:
+        enc_map = {k[len(enc):]: k for k in own if k.startswith(enc)}
+        for r in readings + [sub for r in readings for sub in _sub_dicts(r)]:
+            if any(k in r for k in enc_map):
+                plans.append(_plan("encoder", r, enc_map, own, heads))
+    best = max(plans, key=_Plan.score)
+    if not best.to_load and not best.mismatched:
+        enc_note = f"; its encoder's (under {enc!r}): {_examples(enc_map)}" if enc else ""
         raise PretrainedWeightsError(
-            f"Pretrained weights {p} do not fit model {model_name!r} (matched as {mode} weights): "
+            f"Pretrained weights {p} do not fit model {model_name!r}: none of the file's tensors has a name the "
+            f"model uses. The file's keys: {_examples(tensors)}; the model's: {_examples(own)}{enc_note}.")
+    if best.mismatched or best.missing:
+        parts = []
+        if best.mismatched:
+            parts.append(f"{len(best.mismatched)} tensors have other shapes ({_examples(best.mismatched)})")
+        if best.missing:
+            parts.append(f"{len(best.missing)} tensors the model needs are not in the file "
+                         f"({_examples(best.missing)})")
+        raise PretrainedWeightsError(
+            f"Pretrained weights {p} do not fit model {model_name!r} (matched as {best.mode} weights): "
             f"{'; '.join(parts)}. Use weights saved from {model_name!r} itself or from its encoder's "
             "architecture (same depth and width).")
 
+    to_load, mode = best.to_load, best.mode
     model.load_state_dict(to_load, strict=False)
-    report.loaded = sorted(to_load)
-    used = {f for f, m in mapping.items() if m in to_load}
-    report.unused = sorted(k for k in tensors if k not in used)
+    report = LoadReport(path=p, mode=mode, loaded=sorted(to_load), adapted=best.adapted,
+                        kept_random=best.kept_random)
+    # readings share the file's tensor objects, so identity tells which of the file's entries were used
+    used = {id(best.tensors[f]) for f, m in best.mapping.items() if m in to_load}
+    report.unused = sorted(k for k, v in tensors.items() if id(v) not in used)
     if report.unused or report.kept_random:
         warnings.warn(
             f"Loaded {len(report.loaded)} tensors from {p} into {model_name!r} ({mode} weights); "
