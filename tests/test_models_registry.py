@@ -363,6 +363,33 @@ def test_depth_network_encoder_initialises_another_architecture(tmp_path):
     assert torch.equal(seg.encoder.layer3[1].bn2.running_var, depth.encoder.layer3[1].bn2.running_var)
 
 
+def test_official_monodepth2_checkpoint_layout_converts(tmp_path):
+    # Monodepth2's published files, rebuilt in their layout (names from its public code) from our shapes.
+    from densepred.models.monodepth2 import from_official
+
+    ours = build_model("monodepth2-resnet18", seed=0).state_dict()
+    blocks = [(i, j) for i in range(4, -1, -1) for j in (0, 1)]
+    official_encoder = {"height": 192, "width": 640, "use_stereo": False,
+                        **{k: v for k, v in ours.items() if k.startswith("encoder.")}}
+    official_depth = {}
+    for n, (i, j) in enumerate(blocks):
+        for p in ("weight", "bias"):
+            official_depth[f"decoder.{n}.conv.conv.{p}"] = ours[f"decoder.{('before', 'after')[j]}.{i}.0.1.{p}"]
+    for s in range(4):
+        for p in ("weight", "bias"):
+            official_depth[f"decoder.{10 + s}.conv.{p}"] = ours[f"decoder.heads.{s}.1.{p}"]
+    converted = from_official(official_encoder, official_depth)
+    assert converted.keys() == ours.keys()
+    torch.save(converted, tmp_path / "mono.pt")
+    model = build_model("monodepth2-resnet18", seed=1, pretrained=tmp_path / "mono.pt")
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), ours.values()))
+    pose = build_model("monodepth2-pose-resnet18", num_frames_to_predict_for=2, seed=0).state_dict()
+    official_pose = {f"net.{n}.{p}": pose[f"{m}.{p}"] for n, m in enumerate(("squeeze", "pose.1", "pose.3", "pose.5"))
+                     for p in ("weight", "bias")}
+    enc = {k: v for k, v in pose.items() if k.startswith("encoder.")}
+    assert from_official(enc, official_pose, kind="pose").keys() == pose.keys()
+
+
 def test_rgb_checkpoint_adapts_the_pose_stem(tmp_path):
     tv = torchvision.models.resnet18(weights=None)
     torch.save(tv.state_dict(), tmp_path / "tv.pth")

@@ -184,6 +184,34 @@ class PoseNet(nn.Module):
         return y[..., :3], y[..., 3:]
 
 
+def from_official(encoder_sd: dict[str, torch.Tensor], decoder_sd: dict[str, torch.Tensor],
+                  kind: str = "depth") -> dict[str, torch.Tensor]:
+    """Monodepth2's published checkpoints (``encoder.pth`` + ``depth.pth``, or ``pose_encoder.pth`` +
+    ``pose.pth``) as one state_dict for :class:`Monodepth2` (``kind="depth"``) or :class:`PoseNet`
+    (``kind="pose"``; build it with ``num_frames_to_predict_for=2``, as Monodepth2 trained it).
+
+    Monodepth2 keeps its encoder under ``encoder.`` with torchvision names (kept as they are) and its
+    decoder convolutions in one ``ModuleList`` in creation order: depth -- levels 4..0, two ConvBlocks each
+    (``decoder.{2*(4-i)+j}.conv.conv.*``), then the four disparity heads (``decoder.{10+s}.conv.*``); pose --
+    squeeze, pose 0, pose 1, pose 2 (``net.0`` .. ``net.3``). Non-tensor entries (``height``, ``width``,
+    ``use_stereo``) are dropped. Save the result with ``torch.save`` and pass its path as ``pretrained``.
+    """
+    if kind not in ("depth", "pose"):
+        raise ValueError(f"kind must be 'depth' or 'pose', got {kind!r}.")
+    out = {k: v for k, v in encoder_sd.items() if k.startswith("encoder.") and isinstance(v, torch.Tensor)}
+    if kind == "depth":
+        names = {f"decoder.{2 * (4 - i) + j}.conv.conv.": f"decoder.{('before', 'after')[j]}.{i}.0.1."
+                 for i in range(5) for j in range(2)}
+        names.update({f"decoder.{10 + s}.conv.": f"decoder.heads.{s}.1." for s in range(4)})
+    else:
+        names = {"net.0.": "squeeze.", "net.1.": "pose.1.", "net.2.": "pose.3.", "net.3.": "pose.5."}
+    for key, value in decoder_sd.items():
+        prefix = next((pre for pre in names if key.startswith(pre)), None)
+        if prefix is not None and isinstance(value, torch.Tensor):
+            out[names[prefix] + key[len(prefix):]] = value
+    return out
+
+
 def _depth(encoder: str, task: str):
     def factory(*, hub: bool = False, **kw) -> Monodepth2:
         return Monodepth2(kw.pop("encoder", encoder), task=task, hub=hub, **kw)

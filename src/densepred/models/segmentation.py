@@ -9,7 +9,7 @@ Every model here maps images (B, in_channels, H, W) to logits (B, num_classes, H
   torchvision has. ``deeplabv3plus-resnet101`` is the standard DeepLabV3+ backbone;
   ``deeplabv3plus-wideresnet101`` uses timm ``wide_resnet101_2``, the nearest library network to WRN-38 in
   kind (a widened ResNet, 2048-channel output) and size (126.9M vs ~124M parameters with their classifiers).
-  H and W must be multiples of 16 (32 for ``tu-`` encoders at stride 16 with their own checks).
+  H and W must be multiples of the output stride (smp checks and says so).
 * ``pspnet-resnet101`` -- PSPNet (Zhao et al., CVPR 2017): dilated ResNet-101 at output stride 8, pyramid pooling
   over 1x1, 2x2, 3x3 and 6x6 bins (smp ``PSPNet``'s module), then, as in the paper and its official code, a
   **3x3** conv (4096 -> 512) + BN + ReLU, dropout 0.1 and a 1x1 classifier, x8 bilinear up-sampling. smp's
