@@ -8,7 +8,8 @@ Every model here maps images (B, in_channels, H, W) to logits (B, num_classes, H
   WideResNet-38 backbone (Wu et al. 2019, as in the NVIDIA/In-Place-ABN code), which neither timm, smp nor
   torchvision has. ``deeplabv3plus-resnet101`` is the standard DeepLabV3+ backbone;
   ``deeplabv3plus-wideresnet101`` uses timm ``wide_resnet101_2``, the nearest library network to WRN-38 in
-  kind (a widened ResNet, 2048-channel output) and size (126.9M vs ~124M parameters with their classifiers).
+  kind (a widened bottleneck ResNet, 2048-channel output) and size (126.9M parameters with its classifier,
+  124.8M as an encoder; WRN-38 is of the same order, about 124M as we recall it -- not verified here).
   H and W must be multiples of the output stride (smp checks and says so).
 * ``pspnet-resnet101`` -- PSPNet (Zhao et al., CVPR 2017): dilated ResNet-101 at output stride 8, pyramid pooling
   over 1x1, 2x2, 3x3 and 6x6 bins (smp ``PSPNet``'s module), then, as in the paper and its official code, a
