@@ -85,11 +85,8 @@ class TimmPyramid(nn.Module):
         if with_head and not hasattr(self.model, "conv_head"):
             raise ValueError(f"with_head=True needs a model with a conv_head (MobileNet/EfficientNet); "
                              f"timm {name!r} has none.")
+        # drops the layers after the last requested level (and conv_head unless with_head)
         self.model.prune_intermediate_layers(self.indices, prune_head=not with_head)
-        if with_head:
-            # the classifier is already gone (num_classes=0); drop the pooling so forward_intermediates'
-            # final output is the conv_head map
-            self.model.global_pool = nn.Identity()
         self.channels = [info[i]["num_chs"] for i in self.indices]
         self.reductions = [info[i]["reduction"] for i in self.indices]
         if with_head:
