@@ -339,11 +339,19 @@ def test_whole_model_checkpoints_round_trip(tmp_path):
         assert all(torch.equal(a, b) for a, b in zip(src.state_dict().values(), dst.state_dict().values()))
 
 
-def test_depth_checkpoint_into_segmentation_variant_keeps_all_but_the_head(tmp_path):
+@pytest.fixture(scope="module")
+def depth_checkpoint(tmp_path_factory):
+    """A Monodepth2 ResNet-18 depth network (seed 0) and the path of its saved state_dict."""
     depth = build_model("monodepth2-resnet18", seed=0)
-    torch.save(depth.state_dict(), tmp_path / "depth.pt")
+    path = tmp_path_factory.mktemp("depth") / "depth.pt"
+    torch.save(depth.state_dict(), path)
+    return depth, path
+
+
+def test_depth_checkpoint_into_segmentation_variant_keeps_all_but_the_head(depth_checkpoint):
+    depth, path = depth_checkpoint
     with pytest.warns(UserWarning, match="kept at random initialisation: decoder.heads.0"):
-        seg = build_model("monodepth2-resnet18-seg", seed=1, num_classes=4, pretrained=tmp_path / "depth.pt")
+        seg = build_model("monodepth2-resnet18-seg", seed=1, num_classes=4, pretrained=path)
     assert torch.equal(seg.decoder.after[0][0][1].weight, depth.decoder.after[0][0][1].weight)
     assert seg.decoder.heads["0"][1].weight.shape == (4, 16, 3, 3)
     unused = seg.densepred_pretrained_report.unused  # the depth heads: 0 has another shape, 1..3 are gone
@@ -351,23 +359,22 @@ def test_depth_checkpoint_into_segmentation_variant_keeps_all_but_the_head(tmp_p
                                                                                for k in unused)
 
 
-def test_depth_network_encoder_initialises_another_architecture(tmp_path):
+def test_depth_network_encoder_initialises_another_architecture(depth_checkpoint):
     # depth-pretraining's "cross architecture" setting: the depth network's encoder into a DeepLab encoder
-    depth = build_model("monodepth2-resnet18", seed=0)
-    torch.save(depth.state_dict(), tmp_path / "depth.pt")
+    depth, path = depth_checkpoint
     with pytest.warns(UserWarning, match="unused from the file: decoder"):
-        seg = build_model("deeplabv3plus", encoder="resnet18", num_classes=3, pretrained=tmp_path / "depth.pt")
+        seg = build_model("deeplabv3plus", encoder="resnet18", num_classes=3, pretrained=path)
     report = seg.densepred_pretrained_report
     assert report.mode == "encoder" and all(k.startswith("decoder.") for k in report.unused)
     assert len(report.loaded) == len(depth.encoder.state_dict())
     assert torch.equal(seg.encoder.layer3[1].bn2.running_var, depth.encoder.layer3[1].bn2.running_var)
 
 
-def test_official_monodepth2_checkpoint_layout_converts(tmp_path):
+def test_official_monodepth2_checkpoint_layout_converts(tmp_path, depth_checkpoint):
     # Monodepth2's published files, rebuilt in their layout (names from its public code) from our shapes.
     from densepred.models.monodepth2 import from_official
 
-    ours = build_model("monodepth2-resnet18", seed=0).state_dict()
+    ours = depth_checkpoint[0].state_dict()
     blocks = [(i, j) for i in range(4, -1, -1) for j in (0, 1)]
     official_encoder = {"height": 192, "width": 640, "use_stereo": False,
                         **{k: v for k, v in ours.items() if k.startswith("encoder.")}}
@@ -383,7 +390,7 @@ def test_official_monodepth2_checkpoint_layout_converts(tmp_path):
     torch.save(converted, tmp_path / "mono.pt")
     model = build_model("monodepth2-resnet18", seed=1, pretrained=tmp_path / "mono.pt")
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), ours.values()))
-    pose = build_model("monodepth2-pose-resnet18", num_frames_to_predict_for=2, seed=0).state_dict()
+    pose = on_meta("monodepth2-pose-resnet18", num_frames_to_predict_for=2).state_dict()
     official_pose = {f"net.{n}.{p}": pose[f"{m}.{p}"] for n, m in enumerate(("squeeze", "pose.1", "pose.3", "pose.5"))
                      for p in ("weight", "bias")}
     enc = {k: v for k, v in pose.items() if k.startswith("encoder.")}
