@@ -1,48 +1,23 @@
-"""Model registry: ``build_model(name, **kwargs)``.
+"""Model registry: ``build_model(name, pretrained=None, seed=None, **kwargs)`` (:mod:`~densepred.models.registry`).
 
-Shared architectures are registered here: ``unet-<L>L-<R>Res`` (MONAI 2D UNet, channels 32..512, L levels
-in 5, 8, R residual units in 1, 2: :mod:`~densepred.models.unet`), ``small-unet`` / ``small-unetpp`` (small MONAI U-Net and U-Net++,
+The papers' architectures come from the field's libraries, one family per module (``segmentation``: smp
+DeepLabV3+, PSPNet and MONAI U-Net/U-Net++; ``hrnet``: HRNetV2-W48 on a timm encoder; ``deeplabv3``:
+torchvision; ``monodepth2``: Monodepth2 depth and pose networks on torchvision ResNets; ``refinenet``:
+Light-Weight RefineNet on timm ResNets; ``encoders``: timm feature pyramids). Small shared architectures are
+registered here: ``unet-<L>L-<R>Res`` (MONAI 2D UNet, channels 32..512, L levels in 5, 8, R residual units
+in 1, 2: :mod:`~densepred.models.unet`), ``small-unet`` / ``small-unetpp`` (small MONAI U-Net and U-Net++,
 :mod:`~densepred.models.small_unets`) and ``resnet18-unet`` / ``resnet50-unet`` (a MONAI ResNet encoder with a
 U-Net decoder, :mod:`~densepred.models.resnet_unet`). Each paper's package registers its own architectures when
-it is imported (``import densepred.spatial_lifting`` adds ``sl-unet-5L-1Res`` ... ``sl-unet-8L-2Res`` and the depth networks
-of its Table VIII). Keyword arguments pass through to the constructor.
+it is imported (``import densepred.spatial_lifting`` adds ``sl-unet-5L-1Res`` ... ``sl-unet-8L-2Res`` and the
+depth networks of its Table VIII). Keyword arguments pass through to the constructor.
 """
 
 from __future__ import annotations
 
-from typing import Callable
-
-from torch import nn
-
+from .registry import available_models, build_model, register
 from .resnet_unet import resnet_unet
 from .small_unets import small_unet
 from .unet import unet2d
-
-_REGISTRY: dict[str, Callable[..., nn.Module]] = {}
-
-
-def register(name: str, factory: Callable[..., nn.Module]) -> None:
-    """Add ``name`` to the registry (paper packages register their models on import)."""
-    if name in _REGISTRY:
-        raise ValueError(f"Model {name!r} is already registered.")
-    _REGISTRY[name] = factory
-
-
-def available_models() -> list[str]:
-    return sorted(_REGISTRY)
-
-
-def build_model(name: str, **kwargs) -> nn.Module:
-    """Build a registered model; an unknown name raises ``KeyError`` listing the available ones."""
-    try:
-        factory = _REGISTRY[name]
-    except KeyError:
-        raise KeyError(
-            f"Unknown model {name!r}. Available models: {', '.join(available_models())}. A paper's own models are "
-            "registered when its package is imported (e.g. `import densepred.spatial_lifting`)."
-        ) from None
-    return factory(**kwargs)
-
 
 for _levels in (5, 8):
     for _res in (1, 2):
