@@ -298,7 +298,7 @@ def _failed(preconditions: Sequence[Precondition]) -> list[Precondition]:
 
 
 def _not_applicable(cid: str, kind: str, statement: str, paper: str, applicable: Sequence[Precondition],
-                    evidence: dict[str, Any], note: str) -> Claim | None:
+                    evidence: dict[str, Any], note: str, effect: str = "-") -> Claim | None:
     """``not testable here`` when a condition for the measurement to test the paper's claim fails."""
     bad = _failed(applicable)
     if not bad:
@@ -306,7 +306,7 @@ def _not_applicable(cid: str, kind: str, statement: str, paper: str, applicable:
     evidence = dict(evidence, applicable=[p.as_dict() for p in applicable])
     reason = "what we measure does not test the paper's claim: " + "; ".join(
         f"{p.name} fails ({p.detail})" if p.detail else f"{p.name} fails" for p in bad)
-    return Claim(cid, kind, statement, paper, evidence, NOT_TESTABLE, reason, "-", note)
+    return Claim(cid, kind, statement, paper, evidence, NOT_TESTABLE, reason, effect, note)
 
 
 # --- the kinds ----------------------------------------------------------------------------------------------
@@ -328,14 +328,14 @@ def exact(id: str, statement: str, ours: float | Sequence[float], paper: float |
     paper_text = fmt(p) + (f" {unit}" if unit else "")
     ev = {"ours": o, "paper": p, "labels": names, "decimals": decimals, "unit": unit,
           "rule": f"equal after rounding to {decimals} decimals (the paper's precision)"}
-    na = _not_applicable(id, "exact", statement, paper_text, applicable, ev, note)
+    effect = fmt(o) + (f" {unit}" if unit else "")
+    na = _not_applicable(id, "exact", statement, paper_text, applicable, ev, note, effect)
     if na:
         return na
     diff = [n for n, a, b in zip(names, o, p) if round(a, decimals) != round(b, decimals)]
-    effect = fmt(o) + (f" {unit}" if unit else "")
     if diff:
         return Claim(id, "exact", statement, paper_text, ev, NOT_REPRODUCED,
-                     f"differs at the paper's precision ({decimals} decimals) for {', '.join(diff)}", effect, note)
+                     f"differs at the paper's precision ({decimals} decimals) for {'; '.join(diff)}", effect, note)
     return Claim(id, "exact", statement, paper_text, ev, EXACT,
                  f"equal to the paper at its precision ({decimals} decimals)", effect, note)
 
@@ -354,15 +354,17 @@ def bound(id: str, statement: str, values: float | Sequence[float], paper: str, 
     rule = " and ".join(s for s in (f"> {_num(above)}" if above is not None else "",
                                     f"< {_num(below)}" if below is not None else "") if s)
     ev = {"values": v, "labels": names, "above": above, "below": below, "rule": f"every value {rule}"}
-    na = _not_applicable(id, "exact", statement, paper, applicable, ev, note)
+    effect = f"{v[0]:.{digits}f}" if len(v) == 1 else (
+        ", ".join(f"{n} {x:.{digits}f}" for n, x in zip(names, v)) if len(v) <= 3
+        else f"{min(v):.{digits}f} to {max(v):.{digits}f}")
+    na = _not_applicable(id, "exact", statement, paper, applicable, ev, note, effect)
     if na:
         return na
     bad = [n for n, x in zip(names, v)
            if not ((above is None or x > above) and (below is None or x < below))]
-    effect = f"{min(v):.{digits}f}" if len(v) == 1 else f"{min(v):.{digits}f} to {max(v):.{digits}f}"
     if bad:
         return Claim(id, "exact", statement, paper, ev, NOT_REPRODUCED,
-                     f"not {rule} for {', '.join(bad)}", effect, note)
+                     f"not {rule} for {'; '.join(bad)}", effect, note)
     return Claim(id, "exact", statement, paper, ev, EXACT, f"every value {rule} (data-free)", effect, note)
 
 
@@ -550,7 +552,9 @@ def multi_part(id: str, statement: str, paper: str, parts: Sequence[Claim], requ
     names = lambda ps: ", ".join(p.id for p in ps)  # noqa: E731
     ev = {"require": require, "parts_total": m, "parts_holding": len(holds), "parts_failing": len(fails),
           "parts_undecided": len(undecided) + len(partial)}
-    effect = f"{len(holds)}/{m} parts hold" + (f", {len(fails)} fail" if fails else "")
+    effect = "; ".join(f"{p.id}: {p.effect}" for p in counted)
+    if len(effect) > 160 or any(p.effect == "-" for p in counted):
+        effect = f"{len(holds)}/{m} parts hold" + (f", {len(fails)} fail" if fails else "")
     if require == "all":
         if len(holds) == m:
             v, why = REPRODUCED, f"all {m} parts hold"
@@ -612,7 +616,7 @@ def not_testable(id: str, statement: str, paper: str, missing: str, command: str
         raise ValueError(f"not_testable({id!r}): name what is missing and the command that would test it.")
     ev = {"missing": missing, "command": command}
     return Claim(id, "not testable", statement, paper, ev, NOT_TESTABLE,
-                 f"needs {missing}; run `{command}` where it is present", "-", note)
+                 f"needs {missing}; `{command}` tests it where that is present", "-", note)
 
 
 # --- a notebook's claims --------------------------------------------------------------------------------------
