@@ -181,6 +181,8 @@ def _parts(*verdicts):
     out = []
     for i, v in enumerate(verdicts):
         if v == "hold":
+            out.append(ev.comparison(f"p{i}", "s", "", ("A", A), ("B", B)))
+        elif v == "exact":
             out.append(ev.bound(f"p{i}", "s", 1.0, "", above=0))
         elif v == "fail":
             out.append(ev.bound(f"p{i}", "s", -1.0, "", above=0))
@@ -202,6 +204,9 @@ def _parts(*verdicts):
     (("fail", "undecided"), ev.INCONCLUSIVE),
     (("nt", "nt"), ev.NOT_TESTABLE),
     (("hold", "hold", "check"), ev.REPRODUCED),
+    (("exact", "exact"), ev.EXACT),
+    (("exact", "hold"), ev.REPRODUCED),
+    (("exact", "fail"), ev.PARTIAL),
 ])
 def test_multi_part_all(parts, verdict):
     assert ev.multi_part("m", "s", "", _parts(*parts)).verdict == verdict

@@ -64,9 +64,9 @@ def test_write_pages_counts_links_badges(book):
     # summary: spatial-lifting holds 3 (exact, reproduced x2), partly 1, do not 1, inconclusive 1, not testable 1
     row = next(line for line in text.splitlines() if line.startswith("| [spatial-lifting]"))
     for want in ("{bdg-success}`3 hold`", "{bdg-warning}`1 partly`", "{bdg-danger}`1 do not hold`",
-                 "{bdg-secondary}`1 inconclusive`", "{bdg-info}`1 not testable here`"):
+                 "{bdg-muted}`1 inconclusive`", "{bdg-info}`1 not testable here`"):
         assert want in row
-    assert "2 min" in row
+    assert "| 2 min |" in row
     # one row per counted claim, each linking to its anchor; checks apart
     links = re.findall(r'<a href="([^"]+)"><code>([^<]+)</code></a>', text)
     hrefs = {t: h for h, t in links}
@@ -76,7 +76,7 @@ def test_write_pages_counts_links_badges(book):
     checks_at = text.index("Checks (true by construction")
     assert text.index("claim-chk") > checks_at
     # badges and the failed precondition of the inconclusive claim
-    assert "{bdg-secondary}`inconclusive`" in text and "{bdg-warning}`partial`" in text
+    assert "{bdg-muted}`inconclusive`" in text and "{bdg-warning}`partial`" in text
     inc = next(line for line in text.splitlines() if "claim-cmp-inc" in line)
     assert "precondition failed: B beats majority class" in inc and "(n=3)" in inc
     assert "needs Cityscapes under data_root" in text
@@ -92,7 +92,7 @@ def test_profiles_side_by_side(book):
     sc.write_pages(book / "book", {"cpu": book / "results" / "cpu", "gpu": gpu})
     text = (book / "book" / "scorecard.md").read_text()
     assert "| paper | `cpu` | `gpu` |" in text
-    assert "verdict (`cpu`)" in text and "verdict (`gpu`)" in text
+    assert "`cpu`: verdict, ours" in text and "`gpu`: verdict, ours" in text
     sl_row = next(line for line in text.splitlines() if "claim-c\"" in line)
     assert "not run" in sl_row  # soft-labels was not run at gpu
 

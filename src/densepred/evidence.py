@@ -443,11 +443,12 @@ def _decide(d: np.ndarray, mean: float, sd: float, lo: float, hi: float, margin:
         return INCONCLUSIVE, f"n = {n} {unit}s: fewer than {MIN_N} are never decided"
     f = f"{{:.{digits}f}}"
     ci = f"[{f.format(lo)}, {f.format(hi)}]" if sign > 0 else f"[{f.format(-hi)}, {f.format(-lo)}]"
-    side = f"{'above' if sign > 0 else 'below'} {_num(sign * margin)}"
+    boundary = _num(sign * margin + 0.0)  # + 0.0: no "-0"
+    side = f"{'above' if sign > 0 else 'below'} {boundary}"
     if lo > margin:
         return REPRODUCED, f"95% interval of {what} {ci} lies {side} (the paper's side)"
     if hi < margin:
-        return NOT_REPRODUCED, f"95% interval of {what} {ci} lies on the other side of {_num(sign * margin)}"
+        return NOT_REPRODUCED, f"95% interval of {what} {ci} lies on the other side of {boundary}"
     if equivalence is not None and -equivalence < lo and hi < equivalence:
         return NOT_REPRODUCED, (f"95% interval of {what} {ci} lies inside the equivalence band "
                                 f"±{_num(equivalence)}: no gain of the size the paper claims")
@@ -455,7 +456,7 @@ def _decide(d: np.ndarray, mean: float, sd: float, lo: float, hi: float, margin:
     ev["power"] = {"seeds_needed": need, "method": POWER_METHOD}
     tail = (f"about {need} {unit}s would decide it at the observed effect and spread (80% power)" if need
             else "the observed effect is 0, so no number of seeds would decide it")
-    return INCONCLUSIVE, f"95% interval of {what} {ci} contains {_num(sign * margin)}; {tail}"
+    return INCONCLUSIVE, f"95% interval of {what} {ci} contains {boundary}; {tail}"
 
 
 def correlation(id: str, statement: str, paper: str, x: Sequence[float], y: Sequence[float],
@@ -557,7 +558,9 @@ def multi_part(id: str, statement: str, paper: str, parts: Sequence[Claim], requ
         effect = f"{len(holds)}/{m} parts hold" + (f", {len(fails)} fail" if fails else "")
     if require == "all":
         if len(holds) == m:
-            v, why = REPRODUCED, f"all {m} parts hold"
+            # data-free parts that all hold exactly keep the verdict exact
+            v = EXACT if all(p.verdict == EXACT for p in counted) else REPRODUCED
+            why = f"all {m} parts hold"
         elif fails and not holds and not partial and not undecided:
             v, why = NOT_REPRODUCED, f"all {m} parts fail"
         elif (holds or partial) and (fails or partial):

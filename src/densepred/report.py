@@ -27,7 +27,7 @@ from . import evidence as ev
 #: sphinx-design colour of each verdict's badge.
 BADGE = {
     ev.EXACT: "success", ev.REPRODUCED: "success", ev.PARTIAL: "warning", ev.NOT_REPRODUCED: "danger",
-    ev.INCONCLUSIVE: "secondary", ev.NOT_TESTABLE: "info", ev.CHECK: "light", ev.CHECK_FAILED: "danger",
+    ev.INCONCLUSIVE: "muted", ev.NOT_TESTABLE: "info", ev.CHECK: "light", ev.CHECK_FAILED: "danger",
 }
 
 
@@ -91,8 +91,8 @@ def table(data, digits: int | Mapping[str, int] = 2, caption: str = "", columns:
     rows = [[_cell(r[c], digits, c) for c in cols] for _, r in df.iterrows()]
     esc = html.escape if escape else (lambda s: s)
     head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
-    body = "".join("<tr>" + "".join(f'<td class="num">{esc(t)}</td>' if num else f"<td>{esc(t)}</td>"
-                                     for t, num in r) + "</tr>" for r in rows)
+    cls = lambda t, num: ' class="num"' if num else (' class="nw"' if len(t) <= 14 else "")  # noqa: E731
+    body = "".join("<tr>" + "".join(f"<td{cls(t, num)}>{esc(t)}</td>" for t, num in r) + "</tr>" for r in rows)
     cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
     out = f'<table class="dp-table">{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
     widths = [max(len(c), *(len(r[i][0]) for r in rows)) if rows else len(c) for i, c in enumerate(cols)]
@@ -138,11 +138,13 @@ def _effect_cell(c: Mapping[str, Any]) -> str:
 
 
 def claims_table_html(claims: Sequence[Mapping[str, Any]]) -> str:
-    """The claim table: id (anchored), statement, paper, ours (effect with interval and n), verdict and reason.
-    Multi-part claims list their parts, folded, in the reason cell."""
+    """The claim table, one row per claim anchored ``#claim-<id>``: the claim (id, kind, statement), the paper's
+    value beside ours (effect with interval and n), the verdict badge with the rule's reason. Multi-part claims
+    list their parts, folded."""
     rows = []
     for c in claims:
-        reason = html.escape(str(c.get("reason", "")))
+        anchor_id = html.escape(c.get("anchor") or ev.anchor(c["id"]))
+        reason = f'<span class="dp-why">{html.escape(str(c.get("reason", "")))}</span>'
         note = str(c.get("note") or "")
         if note:
             reason += f'<br><span class="dp-muted">{html.escape(note)}</span>'
@@ -153,13 +155,14 @@ def claims_table_html(claims: Sequence[Mapping[str, Any]]) -> str:
                             for p in parts)
             reason += f'<details class="dp-fold"><summary>{len(parts)} parts</summary><ul>{items}</ul></details>'
         rows.append(
-            f'<tr id="{html.escape(c.get("anchor") or ev.anchor(c["id"]))}">'
-            f'<td><a href="#{html.escape(c.get("anchor") or ev.anchor(c["id"]))}"><code>{html.escape(c["id"])}</code>'
-            f"</a><br><span class=\"dp-muted\">{html.escape(c.get('kind', ''))}</span></td>"
-            f"<td>{html.escape(c['statement'])}</td><td>{html.escape(str(c.get('paper_value', '')))}</td>"
-            f"<td>{_effect_cell(c)}</td><td>{badge(c['verdict'])}</td><td>{reason}</td></tr>")
-    head = "".join(f"<th>{h}</th>" for h in ("claim", "statement", "paper", "ours", "verdict", "why"))
-    return (f'<table class="dp-table dp-claims"><thead><tr>{head}</tr></thead>'
+            f'<tr id="{anchor_id}"><td><a href="#{anchor_id}"><code>{html.escape(c["id"])}</code></a> '
+            f'<span class="dp-muted">{html.escape(c.get("kind", ""))}</span><br>{html.escape(c["statement"])}</td>'
+            f'<td><span class="dp-muted">paper</span> {html.escape(str(c.get("paper_value", "")) or "-")}<br>'
+            f'<span class="dp-muted">ours</span> {_effect_cell(c)}</td>'
+            f"<td>{badge(c['verdict'])}<br>{reason}</td></tr>")
+    head = "<th>claim</th><th>paper and ours</th><th>verdict and why</th>"
+    return (f'<table class="dp-table dp-claims"><colgroup><col style="width:36%"><col style="width:28%">'
+            f'<col style="width:36%"></colgroup><thead><tr>{head}</tr></thead>'
             f"<tbody>{''.join(rows)}</tbody></table>")
 
 
@@ -217,6 +220,11 @@ def provenance_box(prov: Mapping[str, Any] | Any) -> HTML:
     cache_txt = ""
     if isinstance(cache, Mapping):
         cache_txt = f" · cache: {cache.get('hits', 0)} hits, {cache.get('misses', 0)} misses"
+    params = d.get("parameters") or {}
+    params_txt = ""
+    if params:
+        params_txt = ('<details class="dp-fold"><summary>parameters</summary><code>'
+                      + html.escape(", ".join(f"{k}={v}" for k, v in params.items())) + "</code></details>")
     state = "<strong>dirty tree</strong> (uncommitted changes)" if dirty else "clean"
     flags = []
     if dirty:
@@ -231,7 +239,7 @@ def provenance_box(prov: Mapping[str, Any] | Any) -> HTML:
             f" · {html.escape(str(dev_txt))} · ran {_fmt_duration(d.get('duration_s'))}"
             f"{(' on ' + html.escape(str(d['started_utc']))) if d.get('started_utc') else ''}{cache_txt}</p>"
             f"<p>data: {html.escape(data_txt)}</p>"
-            f"<p class=\"dp-muted\">{html.escape(key_vers) or 'versions not recorded'}</p></div>")
+            f"<p class=\"dp-muted\">{html.escape(key_vers) or 'versions not recorded'}</p>{params_txt}</div>")
     text = f"provenance: profile {d.get('profile')}, commit {sha[:10]} ({'dirty' if dirty else 'clean'})"
     return HTML(body, text)
 

@@ -26,7 +26,7 @@ from .io import atomic_write_text
 #: sphinx-design badge role of each verdict (MyST: {bdg-success}`exact`).
 BADGE_ROLE = {
     ev.EXACT: "bdg-success", ev.REPRODUCED: "bdg-success", ev.PARTIAL: "bdg-warning",
-    ev.NOT_REPRODUCED: "bdg-danger", ev.INCONCLUSIVE: "bdg-secondary", ev.NOT_TESTABLE: "bdg-info",
+    ev.NOT_REPRODUCED: "bdg-danger", ev.INCONCLUSIVE: "bdg-muted", ev.NOT_TESTABLE: "bdg-info",
     ev.CHECK: "bdg-light", ev.CHECK_FAILED: "bdg-danger",
 }
 #: The summary's columns: label -> verdicts counted in it.
@@ -38,7 +38,7 @@ GROUPS = {
     "not testable here": (ev.NOT_TESTABLE,),
 }
 GROUP_ROLE = {"hold": "bdg-success", "partly": "bdg-warning", "do not hold": "bdg-danger",
-              "inconclusive": "bdg-secondary", "not testable here": "bdg-info"}
+              "inconclusive": "bdg-muted", "not testable here": "bdg-info"}
 
 TITLES = {
     "spatial-lifting": "Spatial Lifting for Dense Prediction",
@@ -89,7 +89,7 @@ def _esc(s: Any) -> str:
 
 
 def badge(verdict: str) -> str:
-    return f"{{{BADGE_ROLE.get(verdict, 'bdg-secondary')}}}`{verdict}`"
+    return f"{{{BADGE_ROLE.get(verdict, 'bdg-muted')}}}`{verdict}`"
 
 
 def claim_href(paper: str, notebook: str, claim: Mapping[str, Any], prefix: str = "") -> str:
@@ -168,8 +168,7 @@ def summary_table(results: Mapping[str, Sequence[Mapping[str, Any]]], link_prefi
         for prof in profiles:
             cells.append(_tally_cell(_group_counts(r for r in results[prof] if r["paper"] == paper)))
         for prof in profiles:
-            total, devs = _compute(r for r in results[prof] if r["paper"] == paper)
-            cells.append(f"{_duration(total)}" + (f" ({', '.join(sorted(devs))})" if devs else ""))
+            cells.append(_duration(_compute(r for r in results[prof] if r["paper"] == paper)[0]))
         lines.append("| " + " | ".join(cells) + " |")
     if len(papers) > 1:
         cells = ["**all**"]
@@ -198,22 +197,19 @@ def _claim_rows(results: Mapping[str, Sequence[Mapping[str, Any]]], paper: str, 
     if not keys:
         return []
     multi = len(profiles) > 1
-    head = ["claim", "statement", "paper"]
-    for prof in profiles:
-        head += [f"ours (`{prof}`)" if multi else "ours", f"verdict (`{prof}`)" if multi else "verdict"]
-    head.append("why")
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    head = ["claim", "paper"] + [f"`{prof}`: verdict, ours" for prof in profiles] + ["why"]
+    lines = [":::{div} dp-scorecard", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for (nb, cid), per in keys.items():
         first = next(iter(per.values()))
-        cells = [f"{_link(claim_href(paper, nb, first, prefix), cid)}<br>{_esc(nb)}", _esc(first["statement"]),
-                 _esc(first.get("paper_value", ""))]
+        cells = [f"{_link(claim_href(paper, nb, first, prefix), cid)} <small>{_esc(nb)}</small><br>"
+                 f"{_esc(first['statement'])}", _esc(first.get("paper_value", ""))]
         for prof in profiles:
             c = per.get(prof)
-            cells += [_esc(c.get("effect", "-")) if c else "-", badge(c["verdict"]) if c else "not run"]
+            cells.append(f"{badge(c['verdict'])}<br>{_esc(c.get('effect', '-'))}" if c else "not run")
         why = [f"{prof}: {_why(per[prof])}" if multi else _why(per[prof]) for prof in profiles if prof in per]
         cells.append(_esc("; ".join(why)))
         lines.append("| " + " | ".join(cells) + " |")
-    return lines
+    return lines + ["", ":::"]
 
 
 def scorecard_markdown(results: Mapping[str, Sequence[Mapping[str, Any]]]) -> str:
@@ -221,6 +217,7 @@ def scorecard_markdown(results: Mapping[str, Sequence[Mapping[str, Any]]]) -> st
     profiles = list(results)
     prof_txt = ", ".join(f"`{p}`" for p in profiles) or "none"
     lines = [
+        "---", "html_theme.sidebar_secondary.remove: true", "---", "",  # the claim tables need the width
         "# Scorecard", "",
         f"Every claim of the five papers checked in this book, at the profile(s) {prof_txt}, gathered from "
         "`results/<profile>/<paper>/<notebook>.json` by `densepred book build` (do not edit by hand). "
