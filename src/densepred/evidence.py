@@ -260,10 +260,8 @@ class Claim:
             out["parts"] = [p.as_dict() for p in self.parts]
         return out
 
-    def _repr_html_(self) -> str:
-        from .report import claims_table_html
-
-        return claims_table_html([self.as_dict()])
+    def __repr__(self) -> str:
+        return f"Claim({self.id!r}, {self.kind}: {self.verdict}; {self.reason})"
 
 
 def anchor(claim_id: str) -> str:
@@ -656,36 +654,45 @@ class Claims:
         self.paper, self.notebook = paper, notebook
         self.claims: list[Claim] = []
 
-    def add(self, claim: Claim) -> Claim:
-        """Add a built claim (its verdict was computed when it was built); ids are unique within a notebook."""
+    def add(self, claim: Claim) -> None:
+        """Add a built claim (its verdict was computed when it was built); ids are unique within a notebook.
+
+        Returns nothing (here and in the kind methods), so that a cell ending with a claim shows nothing: the
+        page shows its claims once, in the table of the displayed :class:`Claims`.
+        """
         if not isinstance(claim, Claim):
             raise TypeError(f"Claims.add takes a Claim built by densepred.evidence (exact, comparison, ...), "
                             f"not {type(claim).__name__}.")
         if any(c.id == claim.id or c.anchor == claim.anchor for c in self.claims):
             raise ValueError(f"Claim id {claim.id!r} is already in this notebook's claims.")
         self.claims.append(claim)
-        return claim
 
-    def exact(self, *a, **k) -> Claim:
-        return self.add(exact(*a, **k))
+    def exact(self, *a, **k) -> None:
+        self.add(exact(*a, **k))
 
-    def bound(self, *a, **k) -> Claim:
-        return self.add(bound(*a, **k))
+    def bound(self, *a, **k) -> None:
+        self.add(bound(*a, **k))
 
-    def comparison(self, *a, **k) -> Claim:
-        return self.add(comparison(*a, **k))
+    def comparison(self, *a, **k) -> None:
+        self.add(comparison(*a, **k))
 
-    def correlation(self, *a, **k) -> Claim:
-        return self.add(correlation(*a, **k))
+    def correlation(self, *a, **k) -> None:
+        self.add(correlation(*a, **k))
 
-    def multi_part(self, *a, **k) -> Claim:
-        return self.add(multi_part(*a, **k))
+    def multi_part(self, *a, **k) -> None:
+        self.add(multi_part(*a, **k))
 
-    def check(self, *a, **k) -> Claim:
-        return self.add(check(*a, **k))
+    def check(self, *a, **k) -> None:
+        self.add(check(*a, **k))
 
-    def not_testable(self, *a, **k) -> Claim:
-        return self.add(not_testable(*a, **k))
+    def not_testable(self, *a, **k) -> None:
+        self.add(not_testable(*a, **k))
+
+    def __getitem__(self, claim_id: str) -> Claim:
+        for c in self.claims:
+            if c.id == claim_id:
+                return c
+        raise KeyError(f"No claim {claim_id!r} in {self.paper}/{self.notebook}; ids: {[c.id for c in self.claims]}.")
 
     def counts(self) -> dict[str, int]:
         return counts(self.claims)

@@ -173,10 +173,13 @@ def verdict_box(claims: Sequence[Mapping[str, Any]] | ev.Claims) -> HTML:
     counted = [r for r in recs if r["verdict"] in ev.COUNTED]
     checks = [r for r in recs if r["verdict"] not in ev.COUNTED]
     tally = ", ".join(f"{badge(v)} {n[v]}" for v in ev.COUNTED if n[v])
-    lines = "".join(f'<li><a href="#{html.escape(r.get("anchor") or ev.anchor(r["id"]))}"><code>'
-                    f'{html.escape(r["id"])}</code></a> {badge(r["verdict"])} {html.escape(r["statement"])}'
-                    f' <span class="dp-muted">({html.escape(str(r.get("effect") or "-"))})</span></li>'
-                    for r in counted)
+    def line(r: Mapping[str, Any]) -> str:
+        effect = r.get("effect")
+        tail = f' <span class="dp-muted">({html.escape(str(effect))})</span>' if effect not in (None, "", "-") else ""
+        return (f'<li><a href="#{html.escape(r.get("anchor") or ev.anchor(r["id"]))}"><code>'
+                f'{html.escape(r["id"])}</code></a> {badge(r["verdict"])} {html.escape(r["statement"])}{tail}</li>')
+
+    lines = "".join(line(r) for r in counted)
     chk = ""
     if checks:
         chk = ("<p class=\"dp-muted\">Checks (true by construction, not counted): " + ", ".join(

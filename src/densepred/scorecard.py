@@ -128,7 +128,7 @@ def _compute(records: Iterable[Mapping[str, Any]]) -> tuple[float, set[str]]:
 def _duration(s: float) -> str:
     if s <= 0:
         return "-"
-    return f"{s / 60:.0f} min" if s < 5400 else f"{s / 3600:.1f} h"
+    return f"{s:.0f} s" if s < 90 else (f"{s / 60:.0f} min" if s < 5400 else f"{s / 3600:.1f} h")
 
 
 def _tally_cell(c: Mapping[str, int]) -> str:
@@ -234,7 +234,7 @@ def scorecard_markdown(results: Mapping[str, Sequence[Mapping[str, Any]]]) -> st
     lines += ["How to read a verdict: {bdg-success}`exact` data-free and equal at the paper's precision; "
               "{bdg-success}`reproduced` the 95% interval lies on the paper's side; {bdg-warning}`partial` some "
               "parts of a multi-part claim hold and others do not; {bdg-danger}`not reproduced` the interval "
-              "lies on the other side or inside the stated equivalence band; {bdg-secondary}`inconclusive` a "
+              "lies on the other side or inside the stated equivalence band; {bdg-muted}`inconclusive` a "
               "precondition failed (a model did not beat its trivial baseline, a seed collapsed) or the interval "
               "straddles the boundary (the row says how many seeds would decide it); {bdg-info}`not testable "
               "here` needs data or weights this profile lacks. Checks ({bdg-light}`check`) are true by "
