@@ -38,3 +38,9 @@ def test_provenance_box_tolerates_missing_keys_and_flags_dirty():
                                  "parameters": {"seeds": [0, 1, 2]}, "stale": "sources changed"}).html
     assert "uncommitted changes" in box and "2 hits, 1 misses" in box and "seeds=[0, 1, 2]" in box
     assert "stale against the code" in box
+
+
+def test_beside_baselines():
+    t = report.beside_baselines({"UNet": {0: 0.8, 1: 0.82, 2: 0.81}, "SL": {0: 0.5, 1: 0.9, 2: 0.85}},
+                                [ev.Baseline("best threshold", 0.6, margin=0.05)])
+    assert "best threshold" in t.html and t.text.count("yes") == 1 and t.text.count("no") == 1

@@ -239,7 +239,7 @@ def provenance_box(prov: Mapping[str, Any] | Any) -> HTML:
     body = (f'<div class="dp-box dp-prov{" dp-warn" if flags else ""}">{warn}'
             f"<p><strong>Provenance</strong> · profile <code>{html.escape(str(d.get('profile') or '-'))}</code>"
             f" · commit <code>{html.escape(sha[:10])}</code> ({state})"
-            f" · {html.escape(str(dev_txt))} · ran {_fmt_duration(d.get('duration_s'))}"
+            f" · {html.escape(str(dev_txt))} · ran {_fmt_duration(d.get('duration_s', d.get('duration')))}"
             f"{(' on ' + html.escape(str(d['started_utc']))) if d.get('started_utc') else ''}{cache_txt}</p>"
             f"<p>data: {html.escape(data_txt)}</p>"
             f"<p class=\"dp-muted\">{html.escape(key_vers) or 'versions not recorded'}</p>{params_txt}</div>")
@@ -253,6 +253,21 @@ def summary_boxes(claims: ev.Claims, prov) -> None:
 
     glue("verdict_box", verdict_box(claims), display=False)
     glue("provenance_box", provenance_box(prov), display=False)
+
+
+def beside_baselines(values: Mapping[str, Mapping[Any, float]], baselines: Sequence[ev.Baseline],
+                     higher_is_better: bool = True, digits: int = 2, caption: str = "") -> HTML:
+    """Each model beside the trivial baselines it must beat: mean with its 95% t-interval over seeds, then, per
+    baseline, the baseline's value and whether the model clears it by the stated margin on every seed."""
+    rows = []
+    for model, per in values.items():
+        row: dict[str, Any] = {"model": model, "mean [95% CI] (n)": ev.mean_ci(list(dict(per).values()), digits)}
+        for b in baselines:
+            pre = ev.beats_baseline(model, per, b, higher_is_better)
+            row[f"{b.name}"] = float(np.mean([b.at(s) for s in per])) if per else None
+            row[f"clears by {b.margin:g}"] = "yes" if all(p.passed for p in pre) else "no"
+        rows.append(row)
+    return table(rows, digits, caption)
 
 
 def per_seed(values: Mapping[str, Mapping[Any, float]] | Iterable, digits: int = 2) -> HTML:

@@ -283,7 +283,8 @@ def chapter_markdown(results: Mapping[str, Sequence[Mapping[str, Any]]], paper: 
                      + (f" on {', '.join(sorted(devs))}" if devs else "") + ".")
     lines.append("")
     rows = _claim_rows(sub, paper, checks=False, prefix="../")
-    return "\n".join(lines + rows + [""])
+    return "\n".join(lines + ["::::{dropdown} The chapter's claims, with links to their evidence", ""] + rows
+                     + ["", "::::", ""])
 
 
 def write_pages(book_dir: str | Path, results: Mapping[str, str | Path]) -> list[Path]:
