@@ -23,7 +23,8 @@ setup: $(STAMP)
 book: $(STAMP)
 	$(BIN)/densepred book build --profile $(PROFILE)
 
-# Tests: unit tests, nbval over the source notebooks (smoke outputs), then the book with warnings as errors.
+# Tests: unit tests, nbval over the source notebooks (smoke outputs), then the book with warnings as errors and
+# a check that every local link of the built HTML (files and anchors, scorecard rows to claims) resolves.
 test: $(STAMP) unit nbval book-html
 
 unit: $(STAMP)
@@ -35,6 +36,7 @@ nbval: $(STAMP)
 
 book-html: $(STAMP)
 	$(BIN)/densepred book build --profile $(PROFILE) --no-run -W
+	$(BIN)/python -m densepred.linkcheck book/_build/html
 
 # Refresh the committed smoke outputs of the source notebooks (the nbval reference).
 reference: $(STAMP)

@@ -1,0 +1,63 @@
+"""Source notebooks: no verdict typed in a code cell, nbval markers as cell tags, no print-to-page of results.
+
+Notebooks not yet ported to densepred.evidence are expected to fail (the chapter issues port them); the
+ported ones are checked strictly.
+"""
+
+import ast
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from densepred.evidence import VERDICTS
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted(p for p in (REPO / "notebooks").glob("*/*.ipynb") if p.parent.name != "profiles")
+PORTED = {"spatial-lifting/01_complexity", "soft-labels/01_downsampling"}
+_VERDICT_WORDS = {v.lower() for v in VERDICTS}
+
+
+def _key(p: Path) -> str:
+    return f"{p.parent.name}/{p.stem}"
+
+
+def _params(p: Path):
+    mark = [] if _key(p) in PORTED else [pytest.mark.xfail(strict=False, reason="notebooks not yet ported: chapter issues")]
+    return pytest.param(p, id=_key(p), marks=mark)
+
+
+def _strings(source: str) -> list[str]:
+    """Every string literal (and f-string fragment) in a code cell; IPython magics are blanked first."""
+    lines = ["" if ln.lstrip().startswith(("%", "!")) else ln for ln in source.splitlines()]
+    tree = ast.parse("\n".join(lines))
+    return [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+
+
+def verdict_literals(nb) -> list[tuple[int, str]]:
+    return [(i, s) for i, c in enumerate(nb.cells) if c.cell_type == "code"
+            for s in _strings(c.source) if s.strip().lower() in _VERDICT_WORDS]
+
+
+def test_detector_finds_a_typed_verdict():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell('v = "reproduced" if ok else f"not reproduced"\nx = "exactly"')]
+    assert [s for _, s in verdict_literals(nb)] == ["reproduced", "not reproduced"]
+
+
+@pytest.mark.parametrize("path", [_params(p) for p in NOTEBOOKS])
+def test_no_verdict_literal_in_code_cells(path):
+    nb = nbformat.read(path, as_version=4)
+    found = verdict_literals(nb)
+    assert not found, f"{path.name}: verdicts typed in code cells {found}; declare claims with densepred.evidence"
+
+
+@pytest.mark.parametrize("path", [_params(p) for p in NOTEBOOKS])
+def test_reading_conventions(path):
+    nb = nbformat.read(path, as_version=4)
+    code = [(i, c.source) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    assert not [i for i, s in code if "NBVAL_" in s], "nbval markers belong in cell tags (nbval-check-output)"
+    assert not [i for i, s in code if ".to_string(" in s], "use densepred.report.table, not to_string() prints"
+    assert not [i for i, s in code if "claims_mod" in s or "densepred import claims" in s], "use densepred.evidence"
+    assert any("report.summary_boxes" in s for _, s in code), "glue the verdict and provenance boxes"
+    assert any("{glue} verdict_box" in c.source for c in nb.cells if c.cell_type == "markdown")
