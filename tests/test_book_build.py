@@ -1,12 +1,10 @@
 """`densepred book build`: every notebook it can, a summary, parallel jobs with one GPU each, SLURM via submitit."""
 
 import json
-import os
 import signal
 import time
 
 import nbformat
-import pytest
 
 from densepred import book
 from densepred.cli import main

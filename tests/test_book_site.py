@@ -2,12 +2,12 @@
 
 import json
 import shutil
-import subprocess
 
 import nbformat
 import pytest
 
 from conftest import REPO
+from densepred import evidence
 from densepred.book import build_html, stage
 from densepred.runner import run_notebook
 from test_runner import claims_notebook
@@ -75,7 +75,7 @@ def test_gpu_book_shows_gpu_pages_falls_back_with_a_note_and_scorecard_side_by_s
     assert gpu_page.metadata["densepred"]["profile"] == "gpu" and "{warning}" not in _page_text(site / "demo/01_a.ipynb")
     assert "Not run at profile `gpu`: this page shows the book's `cpu` run" in _page_text(site / "demo/02_b.ipynb")
     card = (site / "scorecard.md").read_text()
-    assert "at the `gpu` profile" in card and "# Profile `cpu`" in card
+    assert "| paper | `gpu` | `cpu` |" in card  # profiles side by side, the run's profile first
     assert (tree / "book/scorecard.md").read_text() == "old"  # the committed book is not touched
 
 
@@ -98,9 +98,10 @@ def test_scorecard_names_and_skips_a_corrupt_results_file(tree, capsys):
     good = tree / "results/cpu/masksup/01_masks.json"
     bad = tree / "results/cpu/masksup/02_main.json"
     good.parent.mkdir(parents=True)
-    good.write_text(json.dumps({"paper": "masksup", "notebook": "01_masks", "claims": [
-        {"id": "c1", "statement": "s", "paper": "1", "ours": "1", "verdict": "exact"}]}))
+    claims = evidence.Claims("masksup", "01_masks")
+    claims.exact("c1", "s", ours=1.0, paper=1.0, decimals=0)
+    good.write_text(json.dumps(claims.record({"profile": "cpu"})))
     bad.write_text('{"paper": "masksup", "notebook": "02_ma')
-    [card] = write_scorecard(tree / "book", {"cpu": tree / "results/cpu"})
-    assert "**c1**" in card.read_text()
+    card = write_scorecard(tree / "book", {"cpu": tree / "results/cpu"})[0]
+    assert "claim-c1" in card.read_text()
     assert str(bad) in capsys.readouterr().err

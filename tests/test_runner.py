@@ -7,7 +7,6 @@ import signal
 import stat
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from densepred.runner import (NotebookError, ParameterError, book_path, notebook
 
 # A notebook body that writes its claims where the runner says (contract with the claims writer).
 WRITE_CLAIMS = ("import json, os\n"
-                "open(os.environ['DENSEPRED_CLAIMS_PATH'], 'w').write(json.dumps({'paper': 'demo', "
+                "open(os.environ['DENSEPRED_CLAIMS_PATH'], 'w').write(json.dumps({'schema': 2, 'paper': 'demo', "
                 "'notebook': '01_a', 'claims': [], 'x': x, 'gpu': os.environ.get('CUDA_VISIBLE_DEVICES')}))")
 
 

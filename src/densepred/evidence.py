@@ -637,7 +637,7 @@ def claims_path(paper: str, notebook: str) -> Path:
     env = os.environ.get("DENSEPRED_CLAIMS_PATH")
     if env:
         return Path(env)
-    return paths.repo_root() / "outputs" / "interactive" / paper / f"{notebook}.json"
+    return paths.interactive_results_dir() / paper / f"{notebook}.json"
 
 
 class Claims:

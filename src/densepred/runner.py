@@ -301,20 +301,37 @@ def page_warnings(notebook: str | os.PathLike, profile: str) -> list[str]:
     uncommitted changes. Empty when neither (or when there is no readable copy: :func:`stale_reason` says so)."""
     tgt = target(notebook, profile)
     try:
-        meta = read_notebook(tgt.executed).metadata.get("densepred", {})
+        executed = read_notebook(tgt.executed)
     except (FileNotFoundError, CorruptFileError):
         return []
+    meta = executed.metadata.get("densepred", {})
     out = []
     reason = stale_reason(notebook, profile)
     if reason:
         out.append(f"This page is stale: {reason} since it was executed. Re-run it with "
                    f"`densepred run {Path(notebook).relative_to(paths.repo_root())} --profile {profile}`.")
+    if _claims_withdrawn(executed, tgt.results):
+        out.append("The claims on this page were judged by version 1 of the book and are withdrawn: they are not "
+                   "in the scorecard (its verdicts were typed in or rested on models that had not beaten their "
+                   "trivial baseline). The page is kept for its figures until its chapter is rebuilt on the "
+                   "evidence standard of version 2.")
     if meta.get("tree") == "dirty" or str(meta.get("commit", "")).endswith("+dirty"):
         changed = meta.get("changed") or []
         what = f" ({', '.join(changed[:5])}{', ...' if len(changed) > 5 else ''})" if changed else ""
         out.append(f"This page was executed from commit {str(meta.get('commit', '?')).removesuffix('+dirty')} "
                    f"with uncommitted changes{what}: its code is not in any commit.")
     return out
+
+
+def _claims_withdrawn(executed: nbformat.NotebookNode, results: Path) -> bool:
+    """True when a page declares claims (a ``Claims(`` in its code) but has no schema-2 results file: its
+    claims were judged by version 1 of the book (the data chapter declares none and is not flagged)."""
+    if not any(c.cell_type == "code" and "Claims(" in c.source for c in executed.cells):
+        return False
+    try:
+        return read_results(results).get("schema", 1) < 2
+    except (FileNotFoundError, CorruptFileError):
+        return True
 
 
 def _mark_hidden(nb: nbformat.NotebookNode) -> None:

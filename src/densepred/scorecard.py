@@ -55,25 +55,34 @@ class ResultsError(ValueError):
     """A results file that cannot be used (old schema, unreadable)."""
 
 
-def load_results(results_dir: str | Path) -> list[dict[str, Any]]:
+def load_results(results_dir: str | Path, problems: list[str] | None = None,
+                 profile: str | None = None) -> list[dict[str, Any]]:
     """Every ``<paper>/<notebook>.json`` under ``results_dir`` (schema 2), in book order.
 
-    Raises :class:`ResultsError` naming the file and the command that re-runs its notebook when a file is
-    unreadable or of an older schema. A missing directory gives no results.
+    A schema-1 file raises :class:`ResultsError` naming the file and the command that re-runs its notebook. An
+    unreadable (truncated, corrupt) file raises it too, unless ``problems`` is given: then the message is
+    appended there and the file is left out (the runner treats such a page as stale). A missing directory
+    gives no results. ``profile`` names the profile in the re-run command (default: the folder's name, as in
+    ``results/<profile>``).
     """
     base = Path(results_dir)
     records = []
     for p in sorted(base.glob("*/*.json")):
-        profile = base.name
-        rerun = f"densepred run notebooks/{p.parent.name}/{p.stem}.ipynb --profile {profile}"
+        rerun = f"densepred run notebooks/{p.parent.name}/{p.stem}.ipynb --profile {profile or base.name}"
         try:
             rec = json.loads(p.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ResultsError(f"{p}: unreadable results file ({exc}); re-run its notebook: `{rerun}`.") from None
-        if not isinstance(rec, dict) or rec.get("schema") != ev.SCHEMA:
-            found = rec.get("schema", 1) if isinstance(rec, dict) else "?"
-            raise ResultsError(f"{p} is a schema-{found} results file; the book needs schema {ev.SCHEMA} "
-                               f"(claims with evidence and computed verdicts). Re-run its notebook: `{rerun}`.")
+            if not isinstance(rec, dict):
+                raise ValueError("not a JSON object")
+        except (OSError, ValueError) as exc:
+            message = f"{p}: unreadable results file ({exc}); re-run its notebook: `{rerun}`."
+            if problems is None:
+                raise ResultsError(message) from None
+            problems.append(message)
+            continue
+        if rec.get("schema") != ev.SCHEMA:
+            raise ResultsError(f"{p} is a schema-{rec.get('schema', 1)} results file; the book needs schema "
+                               f"{ev.SCHEMA} (claims with evidence and computed verdicts). Re-run its notebook: "
+                               f"`{rerun}`.")
         rec.setdefault("paper", p.parent.name)
         rec.setdefault("notebook", p.stem)
         records.append(rec)
@@ -287,14 +296,16 @@ def chapter_markdown(results: Mapping[str, Sequence[Mapping[str, Any]]], paper: 
                      + ["", "::::", ""])
 
 
-def write_pages(book_dir: str | Path, results: Mapping[str, str | Path]) -> list[Path]:
+def write_pages(book_dir: str | Path, results: Mapping[str, str | Path],
+                problems: list[str] | None = None) -> list[Path]:
     """Write the scorecard, the landing summary and the chapter summaries; return the paths written.
 
     ``results``: profile name -> results directory (e.g. ``{"cpu": repo / "results" / "cpu"}``), in the
-    order the columns should appear. Raises :class:`ResultsError` on a schema-1 or unreadable results file.
+    order the columns should appear. Raises :class:`ResultsError` on a schema-1 results file, and on an
+    unreadable one unless ``problems`` collects it (see :func:`load_results`).
     """
     book = Path(book_dir)
-    loaded = {prof: load_results(d) for prof, d in results.items()}
+    loaded = {prof: load_results(d, problems, prof) for prof, d in results.items()}
     out = [atomic_write_text(book / "scorecard.md", scorecard_markdown(loaded)),
            atomic_write_text(book / GENERATED / "summary.md", landing_markdown(loaded))]
     for paper in PAPERS:

@@ -21,47 +21,21 @@ import nbformat
 
 from .. import paths
 from ..io import atomic_write_text
-from ..runner import (CorruptFileError, NotebookError, notebook_key, page_warnings, read_notebook, read_results,
+from ..runner import (CorruptFileError, NotebookError, notebook_key, page_warnings, read_notebook,
                       source_notebooks, target)
 
 
-def load_records(results_dir: Path) -> tuple[list[dict], list[str]]:
-    """The claims records under ``results_dir/<paper>/<notebook>.json`` in book order, and the unreadable
-    files (by path; they are left out, never a crash)."""
-    from .. import PAPERS
-
-    records, problems = [], []
-    for p in sorted(Path(results_dir).glob("*/*.json")):
-        try:
-            rec = read_results(p)
-            rec["paper"], rec["notebook"], rec["claims"]  # noqa: B018  (the fields the scorecard reads)
-            records.append(rec)
-        except CorruptFileError as exc:
-            problems.append(str(exc))
-        except KeyError as exc:
-            problems.append(f"{p}: results file lacks {exc}.")
-    order = {slug: i for i, slug in enumerate(PAPERS)}
-    return sorted(records, key=lambda r: (order.get(r["paper"], 99), r["notebook"])), problems
-
-
 def write_scorecard(book_dir: Path, results: dict[str, Path]) -> list[Path]:
-    """Write ``book_dir/scorecard.md`` from ``{profile: results_dir}`` (profiles side by side, first first).
+    """Write ``book_dir/scorecard.md`` and the generated summaries from ``{profile: results_dir}`` (profiles
+    side by side, first first) with :func:`densepred.scorecard.write_pages`. Unreadable results files are named
+    on stderr and left out; a schema-1 file stops the build with the command that re-runs its notebook."""
+    from ..scorecard import write_pages
 
-    The one place the scorecard is generated (the evidence helper's ``scorecard.write_pages`` replaces the body).
-    Unreadable results files are named on stderr and left out.
-    """
-    from ..claims import scorecard_markdown
-
-    parts = []
-    for i, (profile, folder) in enumerate(results.items()):
-        records, problems = load_records(folder)
-        for p in problems:
-            print(f"densepred: warning: scorecard skips {p}", file=sys.stderr)
-        text = scorecard_markdown(records, profile)
-        if i:  # further profiles: one section each under the first profile's page title
-            text = text.replace("# Scorecard", f"# Profile `{profile}`", 1).replace("\n#", "\n##")
-        parts.append(text)
-    return [atomic_write_text(Path(book_dir) / "scorecard.md", "\n".join(parts))]
+    problems: list[str] = []
+    written = write_pages(book_dir, results, problems)
+    for p in problems:
+        print(f"densepred: warning: scorecard skips {p}", file=sys.stderr)
+    return written
 
 
 def _link_or_copy(src: str, dst: str) -> str:
@@ -154,4 +128,4 @@ def build_html(site: Path | None = None, profile: str = paths.BOOK_PROFILE, warn
     return html_dir(profile) / "index.html"
 
 
-__all__ = ["build_html", "load_records", "stage", "write_scorecard", "html_dir"]
+__all__ = ["build_html", "stage", "write_scorecard", "html_dir"]
