@@ -30,7 +30,9 @@ def fabric_arguments(device: str, devices: int = 1, precision: str = "auto",
                      strategy: str = "auto") -> dict[str, object]:
     """Keyword arguments for ``lightning.fabric.Fabric`` (accelerator, devices, precision, strategy).
 
-    ``devices`` > 1 with ``device="cuda:N"`` uses GPUs N .. N+devices-1. Raises ``ValueError`` naming the
+    ``devices`` > 1 with ``device="cuda:N"`` uses GPUs N .. N+devices-1. ``precision="auto"`` is ``"32-true"`` on
+    CPU and ``"bf16-mixed"`` on GPUs that support it, else ``"16-mixed"`` (with ``devices > 1`` bf16 is assumed,
+    see below; pass ``precision="16-mixed"`` on pre-Ampere GPUs). Raises ``ValueError`` naming the
     parameter when a GPU is asked for and none (or too few) is visible.
     """
     kind, index = parse_device(device)
@@ -48,6 +50,10 @@ def fabric_arguments(device: str, devices: int = 1, precision: str = "auto",
     if precision == "auto":
         if kind == "cpu":
             precision = "32-true"
+        elif devices > 1:
+            # Asking the GPU would initialise CUDA in this process, which forbids the fork that DDP uses from a
+            # notebook; several GPUs here means a recent (Ampere or later) machine, so bf16 is assumed.
+            precision = "bf16-mixed"
         else:
             precision = "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
     return {"accelerator": kind, "devices": device_ids, "precision": precision, "strategy": strategy}

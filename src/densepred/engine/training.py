@@ -16,6 +16,7 @@ clipping, the optimiser and scheduler steps, evaluation, checkpoint selection, c
 from __future__ import annotations
 
 import copy
+import io
 import json
 import math
 import time
@@ -153,9 +154,26 @@ def fit(model: nn.Module, loader: Iterable, step: Step, cfg: TrainConfig, *, see
     fabric = Fabric(**fabric_arguments(cfg.device, cfg.devices, cfg.precision, cfg.strategy))
     result = fabric.launch(_train, model, loader, step, cfg, seed, evaluate, params, start,
                            None if checkpoint_dir is None else Path(checkpoint_dir), on_step, progress, desc)
-    if fabric.world_size > 1 and result is not None and result.last is not None:
-        model.load_state_dict(result.last.model)  # spawned/forked ranks trained copies; bring the weights home
+    if isinstance(result, bytes):  # trained in forked/spawned processes: unpack, bring the weights home
+        result = _unpack(result)
+        model.load_state_dict(result.last.model)
     return result
+
+
+def _pack(result: FitResult) -> bytes:
+    """A rank's result as bytes: tensors returned through a multiprocessing queue are shared by file descriptor
+    and vanish with the process that made them, so the snapshots travel serialised."""
+    buffer = io.BytesIO()
+    torch.save({"result": vars(result).copy() | {"best": vars(result.best) if result.best else None,
+                                                 "last": vars(result.last)}}, buffer)
+    return buffer.getvalue()
+
+
+def _unpack(data: bytes) -> FitResult:
+    fields = torch.load(io.BytesIO(data), weights_only=True)["result"]
+    fields["best"] = Snapshot(**fields["best"]) if fields["best"] is not None else None
+    fields["last"] = Snapshot(**fields["last"])
+    return FitResult(**fields)
 
 
 def _train(fabric: Fabric, model: nn.Module, loader, step: Step, cfg: TrainConfig, seed: int, evaluate, params,
@@ -163,6 +181,9 @@ def _train(fabric: Fabric, model: nn.Module, loader, step: Step, cfg: TrainConfi
     t0 = time.perf_counter()
     seed_everything(seed)
     _check_loader(loader)
+    distributed = fabric.world_size > 1
+    if distributed:
+        loader = fabric.setup_dataloaders(loader)  # Lightning's DistributedSampler (seeded by PL_GLOBAL_SEED)
     try:
         steps_per_epoch = len(loader)
     except TypeError:
@@ -182,9 +203,6 @@ def _train(fabric: Fabric, model: nn.Module, loader, step: Step, cfg: TrainConfi
         epoch0, step0 = start.epoch, start.step
     sched = build_scheduler(opt, cfg, steps_per_epoch, total)
     model_w, opt_w = fabric.setup(model, opt)
-    distributed = fabric.world_size > 1
-    if distributed:
-        loader = fabric.setup_dataloaders(loader)  # Lightning's DistributedSampler (seeded by PL_GLOBAL_SEED)
     move = not distributed and fabric.device.type != "cpu"
 
     res, pos = FitResult(), _Progress()
@@ -273,7 +291,7 @@ def _train(fabric: Fabric, model: nn.Module, loader, step: Step, cfg: TrainConfi
     res.last = Snapshot(epoch0 + pos.epoch, step0 + pos.step, None, _cpu_copy(model.state_dict()),
                         _cpu_copy(opt.state_dict()), None if sched is None else _cpu_copy(sched.state_dict()))
     res.seconds = time.perf_counter() - t0
-    return res
+    return _pack(res) if fabric.world_size > 1 else res
 
 
 def _close_epoch(res: FitResult, pos: _Progress, cfg: TrainConfig, fabric: Fabric, model_w, model: nn.Module,
