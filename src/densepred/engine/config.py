@@ -49,7 +49,8 @@ class TrainConfig:
     improvement.
 
     ``checkpoint_every``: save a resumable checkpoint every that many optimiser steps (and at the end), when
-    ``fit`` is given a ``checkpoint_dir``.
+    ``fit`` is given a ``checkpoint_dir``. ``deterministic``: ask torch for deterministic kernels (GPU; CPU runs
+    are repeatable without it).
     """
 
     epochs: int | None = None
@@ -75,6 +76,7 @@ class TrainConfig:
     mode: str = "max"
     patience: int | None = None
     checkpoint_every: int | None = None
+    deterministic: bool = False
 
     def __post_init__(self) -> None:
         def bad(field: str, expected: str) -> ValueError:
@@ -110,6 +112,9 @@ class TrainConfig:
         for f in ("weight_decay", "momentum", "min_lr"):
             if not isinstance(getattr(self, f), (int, float)) or not getattr(self, f) >= 0:
                 raise bad(f, "a number >= 0")
+        for f in ("nesterov", "deterministic"):
+            if not isinstance(getattr(self, f), bool):
+                raise bad(f, "True or False")
         if self.clip is not None and (not isinstance(self.clip, (int, float)) or not self.clip > 0):
             raise bad("clip", "a number > 0 or None")
         if self.patience is not None and self.monitor is None:

@@ -136,7 +136,9 @@ def fit(model: nn.Module, loader: Iterable, step: Step, cfg: TrainConfig, *, see
         cfg: the run's :class:`TrainConfig`.
         seed: re-seeds Python/NumPy/torch when training starts and fixes the data order of every epoch.
         evaluate: ``evaluate(model) -> {name: float}`` run after every ``cfg.eval_every`` epochs and after the
-            last, in eval mode under ``torch.no_grad()``; the metrics join that epoch's record.
+            last, in eval mode under ``torch.no_grad()``; the metrics join that epoch's record. The model is on
+            the training device (move inputs with ``lightning.fabric.utilities.move_data_to_device``); under
+            DDP every rank evaluates.
         params: what the optimiser updates: parameters or param-group dicts; default ``model.parameters()``.
             Parameters with ``requires_grad=False`` (frozen) are left out.
         start: continue from this state (model and optimiser; the schedule starts afresh from the optimiser's
@@ -149,7 +151,7 @@ def fit(model: nn.Module, loader: Iterable, step: Step, cfg: TrainConfig, *, see
         desc: the bar's label.
 
     Returns:
-        a :class:`FitResult`.
+        a :class:`FitResult` (under DDP: rank 0's step outputs and evaluation).
     """
     fabric = Fabric(**fabric_arguments(cfg.device, cfg.devices, cfg.precision, cfg.strategy))
     result = fabric.launch(_train, model, loader, step, cfg, seed, evaluate, params, start,
@@ -179,7 +181,7 @@ def _unpack(data: bytes) -> FitResult:
 def _train(fabric: Fabric, model: nn.Module, loader, step: Step, cfg: TrainConfig, seed: int, evaluate, params,
            start: Snapshot | None, checkpoint_dir: Path | None, on_step, progress: bool, desc: str) -> FitResult:
     t0 = time.perf_counter()
-    seed_everything(seed)
+    seed_everything(seed, deterministic=cfg.deterministic)
     _check_loader(loader)
     distributed = fabric.world_size > 1
     if distributed:
