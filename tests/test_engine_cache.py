@@ -169,3 +169,30 @@ def test_train_fn_must_return_run_output(pkg, tmp_path):
     with pytest.raises(TypeError, match="must return a RunOutput"):
         cached_run("p", Cfg(), 0, ["fakepkg.proto"], lambda c, s, d: {"w": 1}, root=tmp_path / "r", source_root=pkg)
     assert list_runs(tmp_path / "r") == []
+
+
+def test_cached_fit_round_trip(tmp_path):
+    """The porting pattern: a protocol's train function runs fit() inside cached_run; a warm call rebuilds the
+    same model from the stored state without training."""
+    from torch import nn
+    from torch.utils.data import TensorDataset
+
+    from densepred.engine import TrainConfig, fit, make_loader, seed_everything
+
+    data = TensorDataset(torch.randn(8, 4), torch.randn(8, 1))
+    cfg = TrainConfig(epochs=2, lr=1e-2, device="cpu", checkpoint_every=2)
+
+    def train_fn(config, seed, checkpoint_dir):
+        seed_everything(seed)
+        model = nn.Linear(4, 1)
+        step = lambda m, b: {"loss": nn.functional.mse_loss(m(b[0]), b[1])}  # noqa: E731
+        res = fit(model, make_loader(data, 4, True, seed=seed), step, config, seed=seed,
+                  checkpoint_dir=checkpoint_dir / "fit")
+        return RunOutput(model.state_dict(), {"loss": res.epochs[-1]["train_loss"]}, res.curves)
+
+    cold = cached_run("toy.linear", cfg, 0, ["densepred.engine.training"], train_fn, root=tmp_path)
+    warm = cached_run("toy.linear", cfg, 0, ["densepred.engine.training"], never, root=tmp_path)
+    model = nn.Linear(4, 1)
+    model.load_state_dict(warm.state)
+    assert warm.hit and all(torch.equal(v, cold.state[k]) for k, v in model.state_dict().items())
+    assert warm.curves["epochs"][-1]["train_loss"] == warm.metrics["loss"] and len(warm.curves["steps"]) == 4

@@ -282,7 +282,7 @@ def _train(fabric: Fabric, model: nn.Module, loader, step: Step, cfg: TrainConfi
             if on_step is not None:
                 on_step(pos.step, out)
         flush()
-        _close_epoch(res, pos, cfg, fabric, model_w, model, opt, sched, evaluate, epoch0, step0, n_epochs, total)
+        _close_epoch(res, pos, cfg, model_w, model, opt, sched, evaluate, epoch0, step0, n_epochs, total)
         bar.set_postfix(loss=f"{res.epochs[-1].get('train_loss', float('nan')):.4f}")
         pos.epoch += 1
         pos.batch = 0
@@ -296,8 +296,8 @@ def _train(fabric: Fabric, model: nn.Module, loader, step: Step, cfg: TrainConfi
     return _pack(res) if fabric.world_size > 1 else res
 
 
-def _close_epoch(res: FitResult, pos: _Progress, cfg: TrainConfig, fabric: Fabric, model_w, model: nn.Module,
-                 opt, sched, evaluate, epoch0: int, step0: int, n_epochs: int, total: int) -> None:
+def _close_epoch(res: FitResult, pos: _Progress, cfg: TrainConfig, model_w, model: nn.Module, opt, sched,
+                 evaluate, epoch0: int, step0: int, n_epochs: int, total: int) -> None:
     """Append the epoch record (train means, evaluation), update the best snapshot and the patience count."""
     number = epoch0 + pos.epoch + 1
     mine = []
