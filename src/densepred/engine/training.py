@@ -5,9 +5,9 @@ Why Fabric and not the Trainer: every protocol here is "a loss from (model, batc
 object that owns its own generator). Fabric keeps that loop in plain sight while Lightning still provides the
 devices, autocast precision, gradient scaling, gradient clipping, DDP and checkpoint (de)serialisation. Resuming
 mid-epoch to the *same* weights needs the data order and the random states restored exactly, which an explicit
-loop makes easy to see and to test (the Trainer restarts an interrupted epoch's data unless the loader is
-stateful). Speed did not decide it: on a cpu-profile UNet step both add a few percent at most over a plain
-PyTorch loop, within the machine's noise of each other (``benchmarks/bench_engine.py`` prints all three).
+loop makes easy to see and to test (the Trainer warns and restarts an interrupted epoch's data unless the loader
+is stateful: Lightning issue #18780). Speed did not decide it: on a cpu-profile UNet step both add a few percent
+at most over a plain PyTorch loop, within the machine's noise of each other (``benchmarks/bench_engine.py``).
 
 A protocol supplies ``step(model, batch) -> dict`` returning ``"loss"`` (a scalar tensor with gradient) and any
 other tensors to record (scalars or vectors, e.g. per-slice losses); the engine does zero_grad, backward,
