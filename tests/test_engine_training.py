@@ -239,7 +239,7 @@ def test_bad_config_names_the_field(kwargs, match):
 
 
 def test_bad_input_errors():
-    with pytest.raises(ValueError, match="num_workers must be an int >= 0"):
+    with pytest.raises(ValueError, match="num_workers=-1 is invalid"):
         make_loader(NoisyImages(), 2, True, num_workers=-1)
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="device='cuda:0'.*0 GPU"):

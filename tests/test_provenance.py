@@ -1,8 +1,6 @@
 """Provenance: clean/dirty follows sources, notebooks and profiles, not the pipeline's outputs; run-cache hook."""
 
 import subprocess
-import sys
-import types
 
 import pytest
 
@@ -74,13 +72,8 @@ def test_as_dict_reports_tree_and_run_cache_counts(tree, monkeypatch):
     prov = provenance.start({"profile": "smoke", "device": "cpu"}, notebook="demo/01_a")
     d = prov.as_dict()
     assert d["profile"] == "smoke" and d["tree"] == "unknown" == d["commit"]  # the tree fixture is not a git checkout
-    engine = types.ModuleType("densepred.engine")
-    cache = types.ModuleType("densepred.engine.cache")
-    cache.events = lambda: [{"event": "hit"}, {"event": "miss"}, {"event": "hit"}]
-    engine.cache = cache
-    monkeypatch.setitem(sys.modules, "densepred.engine", engine)
-    monkeypatch.setitem(sys.modules, "densepred.engine.cache", cache)
+    import densepred.engine
+
+    monkeypatch.setattr(densepred.engine, "events", lambda: [{"event": "hit"}, {"event": "miss"}, {"event": "hit"}])
     assert prov.as_dict()["cache"] == {"hits": 2, "misses": 1}
-    cache.events = lambda: {"hits": 4, "misses": 0}
-    assert prov.as_dict()["cache"] == {"hits": 4, "misses": 0}
     assert "run cache" in prov.table().index

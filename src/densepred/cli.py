@@ -8,6 +8,7 @@
                          [--cpus-per-job N] [--mem-gb G] [--cluster slurm|local]
     densepred book stale [--profile P] [--paper SLUG]
     densepred data ...                        # see `densepred data --help`
+    densepred runs list | clear [--older-than 7d]   # the run cache under .cache/runs
 
 Where files go: the book's profile (cpu) without -p overrides writes book/<slug>/ and results/cpu/; any other
 profile, or any run with -p overrides, writes outputs/<profile>/ (git-ignored) and never touches the book.
@@ -91,12 +92,11 @@ def _parser() -> argparse.ArgumentParser:
     bs.add_argument("--profile", default="cpu")
     bs.add_argument("--paper", default=None)
 
-    try:
-        from .data.cli import add_data_commands
-    except ImportError:  # the data package is optional while it is being built
-        add_data_commands = None
-    if add_data_commands is not None:
-        add_data_commands(sub)
+    from .data.cli import add_data_commands
+    from .engine.cli import add_runs_commands
+
+    add_data_commands(sub)
+    add_runs_commands(sub)
     return p
 
 
@@ -152,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
                 from .data.cli import run_data_command
 
                 return run_data_command(args)
+            if args.command == "runs":
+                return args.func(args)
     except (NotebookError, ProfileError, FileNotFoundError, KeyError, ValueError) as exc:
         print(f"densepred: error: {exc}", file=sys.stderr)
         return 1

@@ -63,27 +63,12 @@ def git_commit() -> str:
     return state["commit"] + ("+dirty" if state["tree"] == "dirty" else "")
 
 
-def cache_counts() -> dict[str, int] | None:
-    """Run-cache hits and misses so far in this process, from ``densepred.engine.cache.events()`` when the engine
-    provides it (``None`` otherwise). ``events()`` may return ``{"hits": n, "misses": m}`` or an iterable of
-    events whose kind (a string, or an ``event``/``kind`` key or attribute) is ``"hit"`` or ``"miss"``."""
-    try:
-        from .engine import cache as run_cache  # optional: the engine package may be absent
-    except ImportError:
-        return None
-    events = getattr(run_cache, "events", None)
-    if not callable(events):
-        return None
-    got = events()
-    if isinstance(got, dict) and {"hits", "misses"} <= set(got):
-        return {"hits": int(got["hits"]), "misses": int(got["misses"])}
-    counts = {"hits": 0, "misses": 0}
-    for ev in got or ():
-        kind = ev if isinstance(ev, str) else (ev.get("event") or ev.get("kind")) if isinstance(ev, dict) else (
-            getattr(ev, "event", None) or getattr(ev, "kind", None))
-        if kind in ("hit", "miss"):
-            counts["hits" if kind == "hit" else "misses"] += 1
-    return counts
+def cache_counts() -> dict[str, int]:
+    """Run-cache hits and misses so far in this process (:func:`densepred.engine.events`)."""
+    from .engine import events
+
+    kinds = [e.get("event") for e in events()]
+    return {"hits": kinds.count("hit"), "misses": kinds.count("miss")}
 
 
 def versions() -> dict[str, str]:
@@ -146,9 +131,7 @@ class Provenance:
             "device": self.device,
             "data": self.data,
         }
-        cache = cache_counts()
-        if cache is not None:
-            out["cache"] = cache
+        out["cache"] = cache_counts()
         return out
 
     def table(self) -> pd.DataFrame:

@@ -1,9 +1,10 @@
 """``make_loader``: every dataset is served through one seeded ``torch.utils.data.DataLoader``.
 
-Determinism: the order (``shuffle``) comes from a ``torch.Generator`` seeded with ``seed``. Datasets that take
+Determinism: the order (``shuffle``), the per-sample seeds and the workers' base seed all come from ONE
+``torch.Generator`` seeded with ``seed``: the loader's ``generator``. The training engine re-seeds it at every
+epoch from (seed, epoch), so a run resumed mid-way replays the same order and augmentations. Datasets that take
 per-sample seeds (``accepts_sample_seeds = True``, as :class:`~densepred.data.splits.SplitDataset` does) receive
-keys ``(index, sample_seed)`` from :class:`SeededSampler`: the seeds are drawn in the main process from a second
-generator seeded with ``seed``, so each item's augmentation depends only on ``(seed, epoch, position)`` and the
+keys ``(index, sample_seed)`` from :class:`SeededSampler`: the seeds are drawn in the main process, so each item's augmentation depends only on ``(seed, epoch, position)`` and the
 batches are identical for 0, 1 or N workers. Inside each worker, Python's ``random`` and NumPy are seeded from
 the worker's torch seed (which torch derives from the loader's generator), so any other randomness in a
 worker is reproducible too. On CPU the batches are bit-identical run to run.
@@ -78,10 +79,10 @@ def make_loader(dataset: Dataset, batch_size: int, shuffle: bool = False, seed: 
                              "Use 0 to load in the main process, or the number of loader processes "
                              "(set data.num_workers in the profile, or num_workers=... when calling).")
     seed = _check_int(seed, "seed", 0, "Use a non-negative integer seed.")
-    order = torch.Generator().manual_seed(seed)
-    sampler: Sampler = RandomSampler(dataset, generator=order) if shuffle else SequentialSampler(dataset)
+    generator = torch.Generator().manual_seed(seed)
+    sampler: Sampler = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
     if getattr(dataset, "accepts_sample_seeds", False):
-        sampler = SeededSampler(sampler, torch.Generator().manual_seed(seed + 0x5EED))
+        sampler = SeededSampler(sampler, generator)
     extra = {}
     if num_workers > 0:
         extra["persistent_workers"] = bool(persistent_workers)
@@ -90,4 +91,4 @@ def make_loader(dataset: Dataset, batch_size: int, shuffle: bool = False, seed: 
     return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
                       pin_memory=bool(pin_memory) and torch.cuda.is_available(), drop_last=drop_last,
                       collate_fn=collate_fn, worker_init_fn=seed_worker if num_workers > 0 else None,
-                      generator=torch.Generator().manual_seed(seed), **extra)
+                      generator=generator, **extra)

@@ -2,7 +2,8 @@
 
 - :func:`fit` with a :class:`TrainConfig` trains a model with a ``step(model, batch) -> {"loss", ...}``
   function and returns a :class:`FitResult` (curves as plain data, best and last :class:`Snapshot`).
-- :func:`seed_everything`, :func:`make_loader`: seeds and a loader whose order depends only on its seed.
+- :func:`seed_everything`; :func:`make_loader` (:mod:`densepred.data.loaders`): a loader whose order depends only
+  on its seed (the engine re-seeds its generator every epoch).
 - :func:`cached_run`: ask the run cache before training; :func:`list_runs`, :func:`clear_runs`, :func:`events`.
 
 A protocol in a paper's ``experiments.py`` reads like this (names other than the engine's are the paper's)::
@@ -25,7 +26,8 @@ where ``UNetRun`` is a frozen dataclass of everything that decides the weights (
 
 from .cache import RunOutput, RunResult, cached_run, clear_events, clear_runs, events, list_runs, run_key
 from .config import TrainConfig
-from .seeds import make_loader, seed_everything
+from ..data.loaders import make_loader
+from .seeds import seed_everything
 from .sources import module_closure
 from .training import FitResult, Snapshot, fit
 
