@@ -28,7 +28,7 @@ def test_verdict_box_counts_links_and_checks_apart():
     box = report.verdict_box(cl).html
     assert "(1 claims)" in box and 'href="#claim-a"' in box
     assert "Checks (true by construction, not counted)" in box and 'href="#claim-k"' in box
-    table = cl._repr_html_()
+    table = report.claims_table_html(cl.records())
     assert table.count('<tr id="claim-') == 2
 
 

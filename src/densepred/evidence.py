@@ -711,10 +711,5 @@ class Claims:
         out = claims_path(self.paper, self.notebook)
         return atomic_write_json(out, json.loads(json.dumps(self.record(provenance), default=str)))
 
-    def _repr_html_(self) -> str:
-        from .report import claims_table_html
-
-        return claims_table_html(self.records())
-
     def __repr__(self) -> str:
         return "\n".join(f"{c.id}: {c.verdict} ({c.reason})" for c in self.claims) or "no claims"

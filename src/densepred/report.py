@@ -274,3 +274,18 @@ def per_seed(values: Mapping[str, Mapping[Any, float]] | Iterable, digits: int =
     """Per-seed values ``{model: {seed: value}}`` as a folded table (one row per model, one column per seed)."""
     rows = [{"model": m, **{f"seed {s}": v for s, v in dict(vs).items()}} for m, vs in dict(values).items()]
     return folded(table(rows, digits), "per-seed values")
+
+
+def _register_claims_display() -> None:
+    """Show a :class:`densepred.evidence.Claims` as the claim table in Jupyter: registered with IPython's HTML
+    formatter when this module is imported (evidence itself renders nothing, so it does not import this module)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None:
+        shell.display_formatter.formatters["text/html"].for_type(ev.Claims, lambda c: claims_table_html(c.records()))
+
+
+_register_claims_display()
