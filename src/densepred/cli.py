@@ -82,7 +82,8 @@ def _parser() -> argparse.ArgumentParser:
                     help="local processes, or one submitit job per paper")
     slurm = bb.add_argument_group("--executor slurm (defaults: the profile's slurm: block)")
     slurm.add_argument("--partition", default=None)
-    slurm.add_argument("--time", dest="time_min", type=int, default=None, help="minutes per job")
+    slurm.add_argument("--time", dest="time_min", type=int, default=None,
+                       help="minutes per job (default: the profile's slurm: time, else 60)")
     slurm.add_argument("--gpus-per-job", type=int, default=None)
     slurm.add_argument("--cpus-per-job", type=int, default=None)
     slurm.add_argument("--mem-gb", type=float, default=None)

@@ -149,6 +149,10 @@ def run_local(chains: list[list[Path]], profile: str, jobs: int = 1, gpus: list[
     return outcomes
 
 
+#: Minutes per job when neither ``--time`` nor the profile's ``slurm: time`` says.
+DEFAULT_TIME_MIN = 60
+
+
 @dataclass
 class SlurmOptions:
     """Per-job resources for ``--executor slurm``; ``None`` falls back to the profile's ``slurm:`` block.
@@ -164,7 +168,9 @@ class SlurmOptions:
     def resolved(self, profile: str) -> dict:
         block = slurm_settings(profile)
         pick = lambda mine, key: mine if mine is not None else block.get(key)  # noqa: E731
-        return {"slurm_partition": pick(self.partition, "partition"), "timeout_min": pick(self.time_min, "time"),
+        # submitit's own default (5 minutes) is too short for a chapter of notebooks: one hour unless told.
+        return {"slurm_partition": pick(self.partition, "partition"),
+                "timeout_min": pick(self.time_min, "time") or DEFAULT_TIME_MIN,
                 "gpus_per_node": pick(self.gpus_per_job, "gpus_per_job"),
                 "cpus_per_task": pick(self.cpus_per_job, "cpus_per_job"), "mem_gb": pick(self.mem_gb, "mem_gb")}
 
@@ -213,7 +219,8 @@ def run_slurm(chains: list[list[Path]], profile: str, options: SlurmOptions, ech
             try:
                 got = job.result()
             except Exception as exc:  # the job itself died (timeout, node failure, import error)
-                detail = f"job {job.job_id} failed: {str(exc).strip().splitlines()[-1] if str(exc).strip() else exc!r}"
+                first = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), repr(exc))
+                detail = f"job {job.job_id} failed: {first}"
                 outcomes += [Outcome(notebook_key(nb), "failed", detail, log=relative(job.paths.stderr))
                              for nb in chain]
                 continue
