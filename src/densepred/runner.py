@@ -335,9 +335,14 @@ def _claims_withdrawn(executed: nbformat.NotebookNode, results: Path) -> bool:
 
 
 def _mark_hidden(nb: nbformat.NotebookNode) -> None:
+    """Fold the parameters and provenance cells; drop papermill's injected-parameters cell from the page (the
+    provenance box lists the parameters the run used), so no page shows a row of "Show code cell" toggles."""
     for cell in nb.cells:
         tags = cell.metadata.setdefault("tags", [])
-        if any(t in tags for t in HIDE_TAGS) and "hide-cell" not in tags:
+        if "injected-parameters" in tags:
+            if "remove-cell" not in tags:
+                tags.append("remove-cell")
+        elif any(t in tags for t in HIDE_TAGS) and not {"hide-cell", "remove-cell"} & set(tags):
             tags.append("hide-cell")
 
 
