@@ -332,3 +332,23 @@ def evaluate_depth(trained: Trained, loader) -> dict[str, float]:
     if n == 0:
         raise ValueError("evaluate_depth: no valid depth (> 0) in the evaluated split.")
     return {"abs_rel": sums["abs_rel"] / n, "rmse": math.sqrt(sums["sq"] / n), "delta1": sums["delta1"] / n}
+
+
+# --- preconditions ------------------------------------------------------------------------------------------
+
+#: The plateau rule of the chapter: the mean training loss of the last quarter of the epochs (at least one) fell
+#: by less than this share of the quarter before it.
+PLATEAU_TOL = 0.05
+
+
+def plateau(losses: list[float], tol: float = PLATEAU_TOL) -> tuple[bool, str]:
+    """Whether a per-epoch training-loss curve reached a plateau (the rule of :data:`PLATEAU_TOL`), and what was
+    measured. Fewer than 2 epochs never count as a plateau."""
+    n = len(losses)
+    if n < 2:
+        return False, f"{n} epoch(s): too few to see a plateau"
+    w = max(1, n // 4)
+    last, before = sum(losses[-w:]) / w, sum(losses[-2 * w:-w]) / w
+    drop = (before - last) / abs(before) if before else 0.0
+    return drop < tol, (f"loss fell {100 * drop:.1f}% from epochs {n - 2 * w + 1}-{n - w} to {n - w + 1}-{n} "
+                        f"(plateau: < {100 * tol:g}%)")
