@@ -1,20 +1,16 @@
-"""Table VI decoders (2D and lifted), depth networks with optional pretrained encoders, and depth splits."""
+"""Table VI decoders (2D and lifted) and depth networks with optional pretrained encoders."""
 
 import pytest
 import torch
 from torch import nn
 
 from densepred.complexity import count_parameters
-from densepred.data import DatasetError
 from densepred.spatial_lifting.depth_decoders import FastDepthDecoder
 from densepred.spatial_lifting.lifting import lift
 from densepred.models.resnet_unet import ResNetEncoder
 from densepred.spatial_lifting.decoders import (PYRAMIDS, EncoderDecoder, MiDaSDecoder, OnPyramid,
                                                 SLFastDepthDecoder, SLMiDaSDecoder, depth_network,
                                                 load_encoder_weights)
-from densepred.spatial_lifting.experiments import depth_splits, predict_depth, train_depth
-from densepred.train import TrainConfig
-from test_data_real import make_cityscapes, make_nyu
 
 
 def test_project_then_lift_equals_lift_then_1x1x1_conv():
@@ -127,55 +123,6 @@ def test_table_vi_lifted_decoders_are_smaller():
         assert count_parameters(sl) < 0.5 * count_parameters(two_d), pyr
 
 
-# ------------------------------------------------------------------------------------------------- splits
-def test_depth_splits_synth_street():
-    train, test = depth_splits("synth-street", n_train=3, n_test=2, size=(32, 64))
-    assert len(train) == 3 and test["image"].shape == (2, 3, 32, 64) and test["depth"].shape == (2, 32, 64)
-    assert (test["depth"] > 0).any()
-
-
-def test_depth_splits_real_fixtures(tmp_path):
-    make_cityscapes(tmp_path, "train")
-    make_cityscapes(tmp_path, "val")
-    train, test = depth_splits("cityscapes", tmp_path, n_train=1, n_test=None, size=(8, 16))
-    assert len(train) == 1 and "depth" in train[0]
-    assert test["image"].shape == (2, 3, 8, 16) and test["depth"].shape == (2, 8, 16)
-    assert torch.all(test["depth"][:, 0] == 0)  # fixture rows 0-1 have no disparity: invalid depth stays 0
-    root, *_ = make_nyu(tmp_path / "n")
-    train, test = depth_splits("nyuv2", root, n_train=None, n_test=None, size=(8, 16))
-    assert len(train) == 3 and test["depth"].shape == (2, 8, 16) and (test["depth"] > 0).all()
-
-
-def test_depth_splits_max_depth_marks_far_pixels_invalid():
-    train, test = depth_splits("synth-street", n_train=2, n_test=2, size=(32, 64), max_depth=10.0)
-    full = depth_splits("synth-street", n_train=2, n_test=2, size=(32, 64))[1]["depth"]
-    assert (full > 10).any() and (test["depth"] <= 10).all()
-    assert torch.equal(test["depth"], torch.where(full > 10, 0.0, full))
-    assert (train[0]["depth"] <= 10).all() and (train[0]["depth"] > 0).any()
-
-
-def test_depth_splits_reject_empty_splits():
-    with pytest.raises(DatasetError, match="empty split"):
-        depth_splits("synth-street", n_train=0, n_test=2)
-
-
-def test_depth_splits_reject_datasets_without_depth(tmp_path):
-    with pytest.raises(DatasetError, match="synth-street"):
-        depth_splits("synth-glands")
-    with pytest.raises(DatasetError, match="no metric depth"):
-        depth_splits("kvasir-seg", tmp_path)
-
-
-def test_train_depth_with_builder_selects_slices():
-    train, test = depth_splits("synth-street", n_train=4, n_test=2, size=(32, 64))
-    cfg = TrainConfig(epochs=1, scheduler="step", step_epochs=1, device="cpu")
-    t = train_depth("sl-fastdepth", train, cfg, batch_size=2, s=3, progress=False, build=depth_network,
-                    decoder="sl-fastdepth", m=6, output_bias=3.0)
-    assert t.lifted and len(t.selected) == 3 and t.selected.max() < 6
-    pred = predict_depth(t, test["image"])
-    assert pred.shape == (2, 32, 64) and torch.isfinite(pred).all() and (pred >= 0).all()
-
-
 def test_table_vi_rows_on_meta_device():
     from densepred.spatial_lifting.decoders import TABLE_VI, table_vi_decoder
 
@@ -186,11 +133,3 @@ def test_table_vi_rows_on_meta_device():
         assert y.shape[-2:] == shape[-2:], row
     with pytest.raises(KeyError, match="built rows"):
         table_vi_decoder("SL-UNet(5L, 1Res)")
-
-
-def test_constant_depth_is_the_median_of_valid_training_depths():
-    from densepred.spatial_lifting.experiments import constant_depth
-
-    items = [{"depth": torch.tensor([[0.0, 2.0], [4.0, 0.0]])}, {"depth": torch.tensor([[6.0, 0.0], [0.0, 0.0]])}]
-    assert constant_depth(items) == 4.0
-    assert constant_depth(items, n=1) == 2.0  # torch's median of an even count is the lower middle value

@@ -6,7 +6,8 @@
 - :mod:`.losses`: the structure loss and the masked depth loss (Table V).
 - :mod:`.decoders`, :mod:`.depth_decoders`: the depth decoders of Tables VI and VIII.
 - :mod:`.slice_explanations`: per-slice Grad-CAM, saliency and guided backprop (Fig. 2).
-- :mod:`.experiments`: the training and evaluation protocols of Tables III, IV and VIII.
+- :mod:`.experiments`: the training and evaluation protocols of Tables III, IV and VIII and Fig. 2 (runs named
+  by :class:`~.experiments.SegRun` / :class:`~.experiments.DepthRun`, trained by the engine, kept in the run cache).
 
 Importing the package registers its models: ``sl-unet-<L>L-<R>Res`` (L in 5, 8; R in 1, 2),
 ``fastdepth-small`` and ``sl-fastdepth-small``.

@@ -1,40 +1,126 @@
-"""Spatial-lifting experiments: train a 2D UNet or an SL-UNet on a binary task with the Table V recipe, then
-measure Dice, the prediction-quality score Q (Eq. 11) and a test-time-augmentation baseline.
+"""Spatial-lifting protocols: a 2D UNet or an SL-UNet on a binary task (Tables III-IV, Fig. 2) and the depth
+decoders of Table VIII, trained through :func:`densepred.engine.fit` and stored in the run cache.
 
-Used by the spatial-lifting notebooks; every function is deterministic under its ``seed``.
+A run is named by a frozen dataclass of everything that decides its weights (:class:`SegRun`, :class:`DepthRun`,
+each holding the data it trains on and a :class:`~densepred.engine.TrainConfig`); :func:`train_binary` and
+:func:`train_depth` ask :func:`densepred.engine.cached_run` for it, so the pages that need the same model share
+one training. Data come from :func:`densepred.data.load_split`; evaluation streams the batches of a loader from
+:func:`make_loader` (nothing holds a whole split in memory).
 """
 
 from __future__ import annotations
 
+import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import Dataset
 
-from .losses import masked_depth_loss, structure_loss
-from ..metrics import dice_score
+from ..data import load_split
+from ..data.loaders import make_loader
+from ..data.splits import eval_split
+from ..engine import RunOutput, TrainConfig, cached_run, fit, seed_everything
+from ..metrics import depth_errors, dice_score
 from ..models import build_model
+from .losses import masked_depth_loss, structure_loss
 from .slice_selection import aggregate_slices, dense_slice_loss, prediction_quality, select_slices
-from ..train import TrainConfig, fit, make_loader, seed_everything
+
+
+def table_v_recipe(epochs: int, device: str = "cpu", restart_epochs: int | None = None) -> TrainConfig:
+    """The paper's Table V segmentation recipe as a :class:`TrainConfig`: AdamW lr 1e-3, weight decay 1e-2,
+    cosine annealing with warm restarts every ``restart_epochs`` epochs (the paper's T_0 = 10; default
+    ``min(10, epochs)``), gradient norm clipped at 0.5. Every value is explicit (the engine's defaults differ)."""
+    return TrainConfig(epochs=epochs, optimizer="adamw", lr=1e-3, weight_decay=1e-2,
+                       scheduler="cosine-warm-restarts", restart_epochs=restart_epochs or min(10, epochs),
+                       clip=0.5, device=device)
+
+
+@dataclass(frozen=True)
+class Data:
+    """A training split: dataset ``name`` (synthetic or real), ``n`` items (``None``: all of a real split),
+    at ``size`` (H, W), subset/generation ``seed``; ``max_depth`` (metres) for depth."""
+
+    name: str
+    n: int | None
+    size: tuple[int, int]
+    seed: int = 0
+    max_depth: float | None = None
+
+
+def split(data: Data, which: str = "train", n: int | None = None, data_root=None, task: str = "binary"):
+    """The ``which`` split of ``data`` as a lazy ``SplitDataset`` (``which="eval"``: the dataset's labelled
+    held-out split; ``n`` overrides ``data.n``)."""
+    name = data.name
+    part = eval_split(name) if which == "eval" else which
+    return load_split(name, split=part, n=data.n if n is None else n, seed=data.seed, data_root=data_root,
+                      size=tuple(data.size), task=task, max_depth=data.max_depth)
 
 
 @dataclass
 class Trained:
-    """A trained model, its per-epoch history and (for SL-UNet) the selected slices."""
+    """A trained model (eval mode, CPU), its curves, the selected slices of a lifted one, and the cache entry."""
 
     name: str
     model: nn.Module
-    history: list[dict]
+    curves: dict
     selected: torch.Tensor | None = None
-    seconds: float = 0.0
-    extra: dict = field(default_factory=dict)
+    hit: bool = False
+    train_seconds: float = 0.0
 
     @property
     def lifted(self) -> bool:
         return self.selected is not None
+
+    def series(self, key: str) -> list:
+        """Per-epoch values of ``key`` (e.g. ``"train_loss"``, ``"train_per_slice"``)."""
+        return [r[key] for r in self.curves.get("epochs", []) if key in r]
+
+
+def _selected(result, s: int) -> list[int] | None:
+    """The ``s`` slices of lowest mean loss over the final epoch (Eq. 6-7), or None for a 2D network."""
+    last = result.epochs[-1]
+    if "train_per_slice" not in last:
+        return None
+    return select_slices(torch.tensor(last["train_per_slice"]), s).tolist()
+
+
+def _output(model: nn.Module, result, s: int) -> RunOutput:
+    selected = _selected(result, s)
+    metrics = {"final_loss": result.epochs[-1]["train_loss"], "selected": selected, "seconds": result.seconds}
+    return RunOutput({k: v.detach().cpu() for k, v in model.state_dict().items()}, metrics, result.curves)
+
+
+def _trained(name: str, model: nn.Module, cached) -> Trained:
+    model.load_state_dict(cached.state)
+    sel = cached.metrics.get("selected")
+    return Trained(name, model.eval(), cached.curves, None if sel is None else torch.tensor(sel), cached.hit,
+                   cached.train_seconds)
+
+
+# --- binary segmentation (Tables III-IV, Fig. 2) ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SegRun:
+    """Everything that decides a binary-segmentation model: registry ``network`` (``unet-5L-1Res``,
+    ``sl-unet-5L-1Res``, ...), ``act`` (MONAI activation; ``None``: its default PReLU), the training ``data``,
+    ``train`` config, ``batch_size`` and the number ``s`` of selected slices (lifted networks)."""
+
+    network: str
+    data: Data
+    train: TrainConfig
+    batch_size: int = 8
+    s: int = 5
+    act: str | None = None
+
+    @property
+    def lifted(self) -> bool:
+        return self.network.startswith("sl-")
+
+    def build(self) -> nn.Module:
+        return build_model(self.network, **({"act": self.act} if self.act else {}))
 
 
 def _target(batch: dict) -> torch.Tensor:
@@ -47,7 +133,7 @@ def _per_image_structure(logits: torch.Tensor, target: torch.Tensor) -> torch.Te
 
 
 def sl_step(model: nn.Module, batch: dict) -> dict:
-    """Dense slice supervision step: mean structure loss over all slices; logs the per-slice losses."""
+    """Dense slice supervision (Eq. 4): mean structure loss over all slices; logs the per-slice losses."""
     loss, per_slice = dense_slice_loss(_per_image_structure, model(batch["image"]), _target(batch))
     return {"loss": loss, "per_slice": per_slice}
 
@@ -56,193 +142,126 @@ def unet_step(model: nn.Module, batch: dict) -> dict:
     return {"loss": structure_loss(model(batch["image"]), _target(batch))}
 
 
-def train_binary(
-    name: str,
-    train_set: Dataset,
-    cfg: TrainConfig,
-    batch_size: int = 8,
-    seed: int = 0,
-    s: int = 5,
-    progress: bool = True,
-    **model_kwargs,
-) -> Trained:
-    """Train registry model ``name`` (``unet-*`` or ``sl-unet-*``) on a binary dataset (items with ``image``, ``mask``).
-
-    SL-UNets are trained with dense slice supervision (Eq. 4); the ``s`` slices with the lowest mean loss over
-    the final epoch are selected (Eq. 6-7).
-    """
+def _train_binary(run: SegRun, seed: int, checkpoint_dir: Path, data_root=None, progress: bool = False) -> RunOutput:
     seed_everything(seed)
-    model = build_model(name, **model_kwargs)
-    lifted = name.startswith("sl-")
-    loader = make_loader(train_set, batch_size, shuffle=True, seed=seed)
-    t0 = time.perf_counter()
-    history = fit(model, loader, sl_step if lifted else unet_step, cfg, progress=progress, desc=f"{name} s{seed}")
-    seconds = time.perf_counter() - t0
-    selected = select_slices(history[-1]["per_slice"], s) if lifted else None
-    return Trained(name, model.eval(), history, selected, seconds)
+    model = run.build()
+    loader = make_loader(split(run.data, "train", data_root=data_root), run.batch_size, shuffle=True, seed=seed)
+    result = fit(model, loader, sl_step if run.lifted else unet_step, run.train, seed=seed,
+                 checkpoint_dir=checkpoint_dir / "fit", progress=progress, desc=f"{run.network} s{seed}")
+    return _output(model, result, run.s)
+
+
+def train_binary(run: SegRun, seed: int, data_root=None, progress: bool = False) -> Trained:
+    """The model of ``run`` trained with ``seed``: from the run cache, or trained now (Table V recipe as
+    ``run.train``; SL-UNets with dense slice supervision and the ``s`` lowest-loss slices selected)."""
+    cached = cached_run("spatial_lifting.binary", run, seed, [__name__],
+                        partial(_train_binary, data_root=data_root, progress=progress))
+    return _trained(run.network, run.build(), cached)
+
+
+def _device(trained: Trained) -> torch.device:
+    return next(trained.model.parameters()).device
 
 
 @torch.no_grad()
-def predict(trained: Trained, images: torch.Tensor, batch_size: int = 16) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Logits (N, 1, H, W) of the final prediction and, for SL-UNet, the per-slice logits (N, 1, m, H, W)."""
-    device = next(trained.model.parameters()).device
-    outs, slices = [], []
-    for i in range(0, len(images), batch_size):
-        y = trained.model(images[i:i + batch_size].to(device)).cpu()
-        if trained.lifted:
-            slices.append(y)
-            y = aggregate_slices(y, trained.selected)
-        outs.append(y)
-    return torch.cat(outs), (torch.cat(slices) if slices else None)
+def predict(trained: Trained, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Logits (B, 1, H, W) of the final prediction of one batch and, for SL-UNet, the per-slice logits
+    (B, 1, m, H, W) (Eq. 9-10: the sum of the selected slices)."""
+    y = trained.model(images.to(_device(trained))).cpu()
+    if trained.lifted:
+        return aggregate_slices(y, trained.selected), y
+    return y, None
 
 
-def stack(dataset: Dataset) -> dict[str, torch.Tensor]:
-    """All items of a (small) dataset as tensors: ``image`` (N, 3, H, W), ``mask`` (N, H, W), and where the items
-    have them ``depth`` (N, H, W) and ``difficulty`` (N,)."""
-    items = [dataset[i] for i in range(len(dataset))]
-    out = {"image": torch.stack([it["image"] for it in items]), "mask": torch.stack([it["mask"] for it in items])}
-    if "depth" in items[0]:
-        out["depth"] = torch.stack([it["depth"] for it in items])
-    if "difficulty" in items[0]:
-        out["difficulty"] = torch.tensor([float(it["difficulty"]) for it in items])
-    return out
-
-
-def evaluate(trained: Trained, test: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Per-image Dice of the final prediction (logit > 0) and, for SL-UNet, the quality score Q (Eq. 11)."""
-    logits, slices = predict(trained, test["image"])
-    out = {"dice": dice_score(logits[:, 0] > 0, test["mask"] > 0)}
-    if slices is not None:
-        out["q"] = prediction_quality(slices, trained.selected)
-    return out
-
-
-_TTA = [  # the eight symmetries of the square: (number of 90-degree rotations, horizontal flip)
-    (k, f) for f in (False, True) for k in range(4)
-]
-
-
-@torch.no_grad()
-def tta_quality(trained: Trained, images: torch.Tensor) -> tuple[torch.Tensor, float]:
-    """Test-time-augmentation quality baseline: mean Dice between the prediction on the image and on each of its
-    seven other dihedral transforms (mapped back). Returns (Q_tta (N,), seconds spent on the 7 extra passes).
-    """
-    base = predict(trained, images)[0][:, 0] > 0
-    t0 = time.perf_counter()
-    agree = []
-    for k, flip in _TTA[1:]:
-        x = torch.rot90(images, k, dims=(2, 3))
-        x = (x.flip(3) if flip else x).contiguous()
-        y = predict(trained, x)[0][:, 0]
-        y = y.flip(2) if flip else y
-        y = torch.rot90(y, -k, dims=(1, 2))
-        agree.append(dice_score(y > 0, base))
-    return torch.stack(agree).mean(0), time.perf_counter() - t0
-
-
-def timed_inference(trained: Trained, images: torch.Tensor, repeats: int = 3) -> dict[str, float]:
-    """Best-of-``repeats`` seconds for one prediction pass over ``images`` (``"predict"``) and, for an SL-UNet,
-    for computing Q from that pass's per-slice logits (``"quality"``)."""
-    best = {"predict": np.inf, "quality": np.inf if trained.lifted else 0.0}
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        _, slices = predict(trained, images)
-        best["predict"] = min(best["predict"], time.perf_counter() - t0)
+def evaluate(trained: Trained, loader) -> dict[str, torch.Tensor]:
+    """Per-image Dice (N,) of the final prediction (logit > 0), streamed over ``loader``; for SL-UNet also the
+    quality score Q (Eq. 11); ``difficulty`` (N,) where the items carry it."""
+    out: dict[str, list] = {"dice": [], "q": [], "difficulty": []}
+    for batch in loader:
+        logits, slices = predict(trained, batch["image"])
+        out["dice"].append(dice_score(logits[:, 0] > 0, batch["mask"] > 0))
         if slices is not None:
+            out["q"].append(prediction_quality(slices, trained.selected))
+        if "difficulty" in batch:
+            out["difficulty"].append(torch.as_tensor(batch["difficulty"]).float())
+    return {k: torch.cat(v) for k, v in out.items() if v}
+
+
+_TTA = [(k, f) for f in (False, True) for k in range(4)]  # the 8 symmetries of the square: (rotations, flip)
+
+
+def tta_quality(trained: Trained, loader) -> tuple[torch.Tensor, float]:
+    """Test-time-augmentation quality baseline: per image, the mean Dice between the prediction and the
+    predictions on its 7 other dihedral transforms (mapped back). Returns (Q_tta (N,), seconds of the extra
+    passes)."""
+    out, seconds = [], 0.0
+    for batch in loader:
+        images = batch["image"]
+        base = predict(trained, images)[0][:, 0] > 0
+        t0 = time.perf_counter()
+        agree = []
+        for k, flip in _TTA[1:]:
+            x = torch.rot90(images, k, dims=(2, 3))
+            y = predict(trained, (x.flip(3) if flip else x).contiguous())[0][:, 0]
+            y = torch.rot90(y.flip(2) if flip else y, -k, dims=(1, 2))
+            agree.append(dice_score(y > 0, base))
+        seconds += time.perf_counter() - t0
+        out.append(torch.stack(agree).mean(0))
+    return torch.cat(out), seconds
+
+
+def timed_inference(trained: Trained, loader, repeats: int = 3) -> dict[str, float]:
+    """Best-of-``repeats`` seconds for one prediction pass over ``loader`` (``"predict"``) and, for an SL-UNet,
+    for computing Q from that pass's per-slice logits (``"quality"``)."""
+    best = {"predict": math.inf, "quality": math.inf if trained.lifted else 0.0}
+    for _ in range(repeats):
+        t_pred = t_q = 0.0
+        for batch in loader:
             t0 = time.perf_counter()
-            prediction_quality(slices, trained.selected)
-            best["quality"] = min(best["quality"], time.perf_counter() - t0)
+            _, slices = predict(trained, batch["image"])
+            t_pred += time.perf_counter() - t0
+            if slices is not None:
+                t0 = time.perf_counter()
+                prediction_quality(slices, trained.selected)
+                t_q += time.perf_counter() - t0
+        best["predict"] = min(best["predict"], t_pred)
+        if trained.lifted:
+            best["quality"] = min(best["quality"], t_q)
     return {k: float(v) for k, v in best.items()}
 
 
-def binary_splits(name: str, data_root=None, n_train: int = 64, n_test: int = 32, size=(64, 64), seed: int = 0):
-    """(train Dataset, test tensors from :func:`stack`) of a binary dataset.
+# --- depth (Table VIII) -------------------------------------------------------------------------------------
 
-    Synthetic names take ``n_train`` / ``n_test`` items generated at ``size`` (cached on disk); real datasets
-    are read from ``data_root`` in their official layout, resized to ``size``, whole splits.
-    """
-    from ..data import SYNTHETIC_NAMES, load_dataset
+@dataclass(frozen=True)
+class DepthRun:
+    """Everything that decides a depth network: ``decoder`` (``fastdepth``, ``sl-fastdepth``, ``midas``,
+    ``sl-midas``), ``encoder`` and its optional pretrained ``encoder_weights`` file, ``output_bias``, extra
+    decoder widths ``features`` (MiDaS), the training ``data`` (with ``max_depth``), ``train``, ``batch_size``
+    and ``s``."""
 
-    if name in SYNTHETIC_NAMES:
-        train = load_dataset(name, split="train", n=n_train, size=tuple(size), seed=seed, cache=True)
-        test = load_dataset(name, split="test", n=n_test, size=tuple(size), seed=seed, cache=True)
-    else:
-        train = load_dataset(name, root=data_root, split="train", size=tuple(size))
-        test = load_dataset(name, root=data_root, split="test", size=tuple(size))
-    return train, stack(test)
+    decoder: str
+    data: Data
+    train: TrainConfig
+    encoder: str = "small"
+    encoder_weights: str | None = None
+    output_bias: float = 0.0
+    features: int | None = None
+    batch_size: int = 8
+    s: int = 5
 
+    def build(self) -> nn.Module:
+        from .decoders import depth_network
 
-# --- depth (Table VIII) ---------------------------------------------------------------------------------------
-
-#: Real datasets with metric depth and their (train, test) splits; Cityscapes' test split has no public labels.
-DEPTH_SPLITS = {"cityscapes": ("train", "val"), "nyuv2": ("train", "test")}
-
-
-def depth_splits(name: str, data_root=None, n_train: int | None = 64, n_test: int | None = 24, size=(32, 64),
-                 seed: int = 0, max_depth: float | None = None):
-    """(train Dataset, test tensors ``image`` (N, 3, H, W) and ``depth`` (N, H, W) in metres, 0 = invalid).
-
-    ``synth-street`` takes ``n_train`` / ``n_test`` generated scenes at ``size`` (``None``: 64 / 24). Real
-    datasets with depth (:data:`DEPTH_SPLITS`) are read from ``data_root`` in their official layout and resized
-    to ``size`` (depth nearest); ``n_train`` / ``n_test`` keep the first items of each split (``None``: all of
-    it). NYUv2's loader also needs its 40-class mapping file in the root, although only depth is used here.
-    ``max_depth`` marks depths beyond it invalid (0) in both splits: Cityscapes' depth from disparity reaches
-    ~1e5 m where the disparity is one step above zero, which would dominate an RMSE in metres.
-    """
-    from torch.utils.data import Subset
-
-    from ..data import SYNTHETIC_NAMES, DatasetError, load_dataset
-    from ..data.datasets import canonical_name
-
-    key = canonical_name(name)
-    if key in SYNTHETIC_NAMES:
-        if key != "synth-street":
-            raise DatasetError(f"{name!r} has no depth; the synthetic dataset with depth is 'synth-street'.")
-        train = load_dataset(key, split="train", n=64 if n_train is None else n_train, size=tuple(size), seed=seed,
-                             cache=True)
-        test = load_dataset(key, split="test", n=24 if n_test is None else n_test, size=tuple(size), seed=seed,
-                            cache=True)
-    elif key in DEPTH_SPLITS:
-        extra = {"depth": True} if key == "cityscapes" else {}
-        tr, te = DEPTH_SPLITS[key]
-        train = load_dataset(key, root=data_root, split=tr, size=tuple(size), **extra)
-        test = load_dataset(key, root=data_root, split=te, size=tuple(size), **extra)
-        train = train if n_train is None or n_train >= len(train) else Subset(train, range(n_train))
-        test = test if n_test is None or n_test >= len(test) else Subset(test, range(n_test))
-    else:
-        raise DatasetError(f"{name!r} has no metric depth here; depth datasets: synth-street, "
-                           f"{', '.join(DEPTH_SPLITS)}.")
-    if len(train) == 0 or len(test) == 0:
-        raise DatasetError(f"{name}: empty split ({len(train)} training, {len(test)} test items); ask for n >= 1.")
-    test = stack(test)
-    if "depth" not in test:
-        raise DatasetError(f"{name}: test items carry no depth; check the dataset's depth files under {data_root}.")
-    depth = test["depth"]
-    if max_depth is not None:
-        train, depth = _MaxDepth(train, max_depth), torch.where(depth > max_depth, 0.0, depth)
-    return train, {"image": test["image"], "depth": depth}
+        extra = {"features": self.features} if self.features is not None else {}
+        return depth_network(decoder=self.decoder, encoder=self.encoder, encoder_weights=self.encoder_weights,
+                             output_bias=self.output_bias, **extra)
 
 
-def constant_depth(train_set: Dataset, n: int = 64) -> float:
-    """The median valid depth (metres) of the first ``n`` training items: the constant prediction that every depth
-    network must beat to show that it learned anything."""
-    seen = torch.cat([train_set[i]["depth"].flatten() for i in range(min(n, len(train_set)))])
-    return seen[seen > 0].median().item()
-
-
-class _MaxDepth(Dataset):
-    """Items of ``dataset`` with depths beyond ``max_depth`` set to 0 (invalid)."""
-
-    def __init__(self, dataset: Dataset, max_depth: float):
-        self.dataset, self.max_depth = dataset, max_depth
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    def __getitem__(self, i: int) -> dict:
-        item = dict(self.dataset[i])
-        item["depth"] = torch.where(item["depth"] > self.max_depth, 0.0, item["depth"])
-        return item
+def depth_recipe(epochs: int, device: str = "cpu") -> TrainConfig:
+    """The Table V depth recipe as used here: AdamW lr 1e-3, weight decay 1e-2, step decay (x0.1 after 2/3 of
+    the epochs), gradient norm clipped at 0.5."""
+    return TrainConfig(epochs=epochs, optimizer="adamw", lr=1e-3, weight_decay=1e-2, scheduler="step",
+                       step_epochs=max(1, (2 * epochs) // 3), step_gamma=0.1, clip=0.5, device=device)
 
 
 def _depth_target(batch: dict) -> torch.Tensor:
@@ -268,31 +287,68 @@ def depth_step(model: nn.Module, batch: dict) -> dict:
     return {"loss": masked_depth_loss(out, _depth_target(batch))}
 
 
-def train_depth(name: str, train_set: Dataset, cfg: TrainConfig, batch_size: int = 8, seed: int = 0, s: int = 5,
-                progress: bool = True, build=None, **model_kwargs) -> Trained:
-    """Train depth network ``name`` on items with ``depth``: a registry model (e.g. ``fastdepth-small`` or
-    ``sl-fastdepth-small``), or ``build(**model_kwargs)`` when a builder is given (e.g.
-    :func:`~densepred.spatial_lifting.decoders.depth_network`; ``name`` then only labels the run). The model is built
-    after seeding, so its initial weights depend on ``seed`` only."""
+def _train_depth(run: DepthRun, seed: int, checkpoint_dir: Path, data_root=None, progress: bool = False) -> RunOutput:
     seed_everything(seed)
-    model = build(**model_kwargs) if build is not None else build_model(name, **model_kwargs)
-    loader = make_loader(train_set, batch_size, shuffle=True, seed=seed)
-    t0 = time.perf_counter()
-    history = fit(model, loader, depth_step, cfg, progress=progress, desc=f"{name} s{seed}")
-    seconds = time.perf_counter() - t0
-    selected = select_slices(history[-1]["per_slice"], s) if "per_slice" in history[-1] else None
-    return Trained(name, model.eval(), history, selected, seconds)
+    model = run.build()
+    loader = make_loader(split(run.data, "train", data_root=data_root, task="depth"), run.batch_size,
+                         shuffle=True, seed=seed)
+    result = fit(model, loader, depth_step, run.train, seed=seed, checkpoint_dir=checkpoint_dir / "fit",
+                 progress=progress, desc=f"{run.decoder} s{seed}")
+    return _output(model, result, run.s)
+
+
+def train_depth(run: DepthRun, seed: int, data_root=None, progress: bool = False) -> Trained:
+    """The depth network of ``run`` trained with ``seed``, from the run cache or trained now."""
+    cached = cached_run("spatial_lifting.depth", run, seed, [__name__],
+                        partial(_train_depth, data_root=data_root, progress=progress))
+    return _trained(run.decoder, run.build(), cached)
 
 
 @torch.no_grad()
-def predict_depth(trained: Trained, images: torch.Tensor, batch_size: int = 16) -> torch.Tensor:
-    """Depth in metres (N, H, W). A lifted network averages its selected slices: each slice regresses the depth
-    itself, so the paper's sum of logits (Eq. 10) becomes a mean for regression."""
-    device = next(trained.model.parameters()).device
-    outs = []
-    for i in range(0, len(images), batch_size):
-        y = trained.model(images[i:i + batch_size].to(device)).cpu()
-        if trained.lifted:
-            y = aggregate_slices(y, trained.selected) / len(trained.selected)
-        outs.append(torch.expm1(y[:, 0]).clamp_min(0))
-    return torch.cat(outs)
+def predict_depth(trained: Trained, images: torch.Tensor) -> torch.Tensor:
+    """Depth in metres (B, H, W) of one batch. A lifted network averages its selected slices: each slice
+    regresses the depth itself, so the paper's sum of logits (Eq. 10) becomes a mean for regression."""
+    y = trained.model(images.to(_device(trained))).cpu()
+    if trained.lifted:
+        y = aggregate_slices(y, trained.selected) / len(trained.selected)
+    return torch.expm1(y[:, 0]).clamp_min(0)
+
+
+def evaluate_depth(trained: Trained, loader) -> dict[str, float]:
+    """AbsRel, RMSE (m) and delta1 pooled over every valid pixel of ``loader`` (streamed; each batch's
+    :func:`densepred.metrics.depth_errors` weighted by its valid pixels), as the constant baseline is pooled."""
+    n = 0
+    sums = {"abs_rel": 0.0, "sq": 0.0, "delta1": 0.0}
+    for batch in loader:
+        depth = batch["depth"]
+        k = int((depth > 0).sum())
+        if k == 0:
+            continue
+        e = depth_errors(predict_depth(trained, batch["image"]), depth)
+        sums["abs_rel"] += e["abs_rel"] * k
+        sums["sq"] += e["rmse"] ** 2 * k
+        sums["delta1"] += e["delta1"] * k
+        n += k
+    if n == 0:
+        raise ValueError("evaluate_depth: no valid depth (> 0) in the evaluated split.")
+    return {"abs_rel": sums["abs_rel"] / n, "rmse": math.sqrt(sums["sq"] / n), "delta1": sums["delta1"] / n}
+
+
+# --- preconditions ------------------------------------------------------------------------------------------
+
+#: The plateau rule of the chapter: the mean training loss of the last quarter of the epochs (at least one) fell
+#: by less than this share of the quarter before it.
+PLATEAU_TOL = 0.05
+
+
+def plateau(losses: list[float], tol: float = PLATEAU_TOL) -> tuple[bool, str]:
+    """Whether a per-epoch training-loss curve reached a plateau (the rule of :data:`PLATEAU_TOL`), and what was
+    measured. Fewer than 2 epochs never count as a plateau."""
+    n = len(losses)
+    if n < 2:
+        return False, f"{n} epoch(s): too few to see a plateau"
+    w = max(1, n // 4)
+    last, before = sum(losses[-w:]) / w, sum(losses[-2 * w:-w]) / w
+    drop = (before - last) / abs(before) if before else 0.0
+    return drop < tol, (f"loss fell {100 * drop:.1f}% from epochs {n - 2 * w + 1}-{n - w} to {n - w + 1}-{n} "
+                        f"(plateau: < {100 * tol:g}%)")

@@ -71,3 +71,20 @@ def slice_attributions(model: nn.Module, image: torch.Tensor, method: str, layer
     finally:
         model.train(was_training)
     return torch.stack(maps)
+
+
+def slice_dissimilarity(maps: torch.Tensor) -> float:
+    """How much the per-slice maps of one image differ: ``1 - mean Pearson r`` over every pair of slices,
+    (m, H, W) -> float (0: the same map up to scale; about 1: unrelated maps).
+
+    Constant maps (e.g. an all-zero Grad-CAM) have no correlation and are left out; ``nan`` when fewer than two
+    slices have a non-constant map.
+    """
+    flat = maps.detach().double().flatten(1)
+    keep = flat.std(1) > 0
+    flat = flat[keep]
+    if flat.shape[0] < 2:
+        return float("nan")
+    corr = torch.corrcoef(flat)
+    off = ~torch.eye(flat.shape[0], dtype=torch.bool)
+    return float(1 - corr[off].mean())
