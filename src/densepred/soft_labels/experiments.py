@@ -242,10 +242,12 @@ def run(spec: RunSpec, test, num_classes: int = 19, data_root=None) -> dict:
 def run_grid(specs: Iterable[RunSpec], test, num_classes: int = 19, data_root=None,
              progress: bool = True) -> list[dict]:
     """:func:`run` for every spec (in order), with a progress bar."""
-    from tqdm.auto import tqdm
-
     specs = list(specs)
-    return [run(s, test, num_classes, data_root) for s in tqdm(specs, desc="runs", disable=not progress)]
+    if progress:
+        from tqdm.auto import tqdm
+
+        specs = tqdm(specs, desc="runs")
+    return [run(s, test, num_classes, data_root) for s in specs]
 
 
 def variants(factors: Sequence[int], seeds: Sequence[int], base: RunSpec, soft_method: str = "soft-bilinear",
