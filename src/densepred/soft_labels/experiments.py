@@ -1,16 +1,25 @@
 """Training experiments of soft-labels (Tables I-IV, Figs. 7-8): low-resolution training, full-resolution test.
 
-One run (:func:`run`) trains a small segmentation network on a split down-sampled by ``factor`` (8, 4 or 2, the
-paper's 1/8, 1/4, 1/2) with the colour sampler ``image_method`` and the label sampler ``label_method``
+One run (:class:`RunSpec`) trains a small segmentation network on a split down-sampled by ``factor`` (8, 4 or 2,
+the paper's 1/8, 1/4, 1/2) with the colour sampler ``image_method`` and the label sampler ``label_method``
 (``"nearest"``: the usual hard NN labels; ``"soft-bilinear"`` / ``"soft-bicubic"``: soft labels, Sec. III-B),
 with the soft cross-entropy of the authors' code and the MC switch (``multi_class=False`` drops the multi-class
-pixels from the loss, Table III). It is then evaluated at FULL resolution: the test image is down-sampled with
-the same colour sampler, the logits are up-sampled bilinearly to the full-resolution label map, and per-class IoU
-and mIoU come from one confusion matrix over the test split.
+pixels from the loss, Table III).
 
-:func:`peak_train_memory` measures the peak resident memory of a few training steps in a fresh Python
-subprocess (on CPU torch's allocations are invisible to tracemalloc): a thread samples ``/proc/self/statm`` every
-millisecond; the number reported is that peak minus the resident set just before the first step.
+- Data: :func:`train_split` is a lazy :func:`densepred.data.load_split` whose transform (:class:`LowResolution`,
+  a :class:`~densepred.data.transforms.Resize` with a ``label_resample`` hook) down-samples each item as it is
+  read, so the soft targets are computed in the data pipeline (DataLoader workers), never stacked up front.
+- Training: :func:`train_run` asks the run cache (:func:`densepred.engine.cached_run`); on a miss
+  :func:`_train` trains through :func:`densepred.engine.fit`. Pages that need the same run share one entry.
+- Evaluation at FULL resolution (:func:`evaluate_full_resolution`): each test batch is down-sampled with the
+  same colour sampler, the logits are up-sampled bilinearly to the full-resolution label map, and per-class IoU
+  and mIoU come from one confusion matrix accumulated over the streamed test batches.
+- :func:`majority_baseline`: the trivial baseline every model must beat (majority class of the training split
+  predicted everywhere, scored on the test split; streamed).
+
+:func:`peak_train_memory` measures the peak resident memory of a few engine training steps in a fresh Python
+subprocess (on CPU torch's allocations are invisible to tracemalloc): a thread samples ``/proc/self/statm``
+every millisecond; the number reported is that peak minus the resident set just before training starts.
 """
 
 from __future__ import annotations
@@ -18,33 +27,40 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from dataclasses import asdict, dataclass, replace
+from functools import partial
+from pathlib import Path
 from typing import Iterable, Sequence
 
 import torch
 import torch.nn.functional as F
-from torch.utils.data import Dataset
 
-from .losses import soft_cross_entropy
+from ..data import load_split
+from ..data.transforms import Resize, resize_sample
+from ..engine import RunOutput, TrainConfig, cached_run, fit, make_loader, seed_everything
+from ..metrics import (class_histogram, confusion_matrix, iou_from_confusion, majority_class_scores,
+                       miou_from_confusion)
 from ..profiles import resolve_device
-from ..metrics import confusion_matrix, iou_from_confusion, miou_from_confusion
+from .losses import soft_cross_entropy
 from .resample import downsample_image, downsample_labels
-from ..train import TrainConfig, fit, make_loader, seed_everything
 
 LABEL_METHODS = ("nearest", "soft-bilinear", "soft-bicubic")
 IMAGE_METHODS = ("bilinear", "bicubic", "nearest")
 VOID = 255
+PROTOCOL = "soft_labels.low_resolution"
 
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One training run of soft-labels' experiments.
+    """Everything that decides the weights of one training run of soft-labels' experiments (the run-cache key).
 
     factor: down-sampling factor of the training pairs (8 = the paper's 1/8). label_method / image_method: the
     label and colour samplers (Table IV pairs them freely). multi_class: the MC switch (Table III); it only
-    matters for soft labels (NN labels have no multi-class pixels). The optimiser is AdamW with a cosine schedule
-    over ``epochs`` (the paper uses SGD, momentum 0.9, weight decay 1e-4, on GPUs).
+    matters for soft labels (NN labels have no multi-class pixels). Length: exactly one of ``epochs`` or
+    ``max_steps`` (Fig. 7 fixes the samples seen: ``max_steps = samples // batch_size``). The optimiser is AdamW
+    (weight decay 1e-4) with a cosine schedule over the run, no clipping (the paper uses SGD, momentum 0.9, on
+    GPUs). Data: ``n_train`` items of ``dataset``'s train split at full resolution ``image_size`` (H, W),
+    generated / subset with ``data_seed``; ``seed`` seeds the initialisation and the data order.
     """
 
     factor: int = 4
@@ -52,11 +68,16 @@ class RunSpec:
     image_method: str = "bilinear"
     multi_class: bool = True
     batch_size: int = 8
-    epochs: int = 15
+    epochs: int | None = 15
+    max_steps: int | None = None
     lr: float = 3e-3
     width: int = 8
     seed: int = 0
     device: str = "cpu"
+    dataset: str = "synth-street"
+    n_train: int = 64
+    image_size: tuple[int, int] = (128, 256)
+    data_seed: int = 0
 
     def __post_init__(self):
         if self.label_method not in LABEL_METHODS:
@@ -65,8 +86,10 @@ class RunSpec:
             raise ValueError(f"image_method must be one of {IMAGE_METHODS}, got {self.image_method!r}")
         if not isinstance(self.factor, int) or self.factor < 1:
             raise ValueError(f"factor must be a positive int (8 for the paper's 1/8), got {self.factor!r}")
-        if self.batch_size < 1 or self.epochs < 1:
-            raise ValueError(f"batch_size and epochs must be >= 1, got {self.batch_size} and {self.epochs}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        object.__setattr__(self, "image_size", tuple(int(v) for v in self.image_size))
+        self.train_config()  # one clear error for a bad length / lr / device
 
     @property
     def name(self) -> str:
@@ -75,41 +98,58 @@ class RunSpec:
             return "NN"
         return self.label_method + ("" if self.multi_class else " (no MC)")
 
+    @property
+    def low_size(self) -> tuple[int, int]:
+        """(h, w) the network trains at: ``round(image_size / factor)``."""
+        return tuple(max(1, round(v / self.factor)) for v in self.image_size)
 
-def load_split(split: str, n: int, size: Sequence[int], seed: int, root=None, dataset: str = "synth-street"
-               ) -> tuple[torch.Tensor, torch.Tensor]:
-    """A dataset split as stacked tensors: images (N, 3, H, W) float in 0..1, masks (N, H, W) int64 (255 void)."""
-    from ..data import load_dataset
-
-    data = load_dataset(dataset, root=root, split=split, n=n, size=tuple(size), seed=seed, cache=True)
-    items = [data[i] for i in range(len(data))]
-    return torch.stack([it["image"] for it in items]), torch.stack([it["mask"] for it in items]).long()
-
-
-def downsample_pair(images: torch.Tensor, masks: torch.Tensor, factor: int, image_method: str = "bilinear",
-                    label_method: str = "soft-bilinear", num_classes: int = 19
-                    ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Down-sample a training pair by ``factor``: images (N, 3, H/f, W/f) and targets, (N, H/f, W/f) hard NN
-    labels or (N, C, H/f, W/f) soft labels (void = all-zero vector). Factor 1 returns the pair unchanged."""
-    if images.shape[0] != masks.shape[0] or images.shape[-2:] != masks.shape[-2:]:
-        raise ValueError(f"images {tuple(images.shape)} and masks {tuple(masks.shape)} must have the same N, H, W")
-    if factor == 1:
-        return images, masks
-    s = 1.0 / factor
-    x = downsample_image(images, scale=s, method=image_method)
-    y = downsample_labels(masks, scale=s, method=label_method, num_classes=num_classes, ignore_index=VOID)
-    return x, (y.contiguous() if y.is_floating_point() else y)
+    def train_config(self) -> TrainConfig:
+        """The engine's config; every value passed explicitly (the engine's defaults differ)."""
+        return TrainConfig(epochs=self.epochs, max_steps=self.max_steps, optimizer="adamw", lr=self.lr,
+                           weight_decay=1e-4, scheduler="cosine", clip=None, device=self.device)
 
 
-class _Pairs(Dataset):
-    def __init__(self, images: torch.Tensor, targets: torch.Tensor):
-        self.images, self.targets = images, targets
+def label_resampler(method: str, num_classes: int, ignore_index: int = VOID):
+    """The ``label_resample(mask (H, W), (h, w))`` hook of :class:`~densepred.data.transforms.Resize`:
+    :func:`~densepred.soft_labels.resample.downsample_labels` to ``(h, w)``: hard NN labels (h, w) int64 or
+    soft labels (C, h, w) float (void = the all-zero vector)."""
+    return partial(_resample_labels, method=method, num_classes=num_classes, ignore_index=ignore_index)
 
-    def __len__(self) -> int:
-        return len(self.images)
 
-    def __getitem__(self, i: int) -> dict:
-        return {"image": self.images[i], "target": self.targets[i]}
+def _resample_labels(mask: torch.Tensor, size, method: str, num_classes: int, ignore_index: int) -> torch.Tensor:
+    out = downsample_labels(mask[None], size=tuple(size), method=method, num_classes=num_classes,
+                            ignore_index=ignore_index)[0]
+    return out.contiguous() if out.is_floating_point() else out.long()
+
+
+class LowResolution(Resize):
+    """Down-sample a training item to ``size`` (h, w): labels through the ``label_resample`` hook
+    (:func:`label_resampler`), the colour image with the paired sampler ``image_method`` of
+    :func:`~densepred.soft_labels.resample.downsample_image` (antialias off, as the authors' torchvision).
+
+    Why not plain ``Resize``: its image resampling is bilinear with antialias only; Table IV also needs bicubic
+    and nearest colour samplers, and soft-bilinear labels must read the same pixels as the colour sampler.
+    """
+
+    def __init__(self, size, image_method: str, label_method: str, num_classes: int, ignore_index: int = VOID):
+        super().__init__(size, label_resample=label_resampler(label_method, num_classes, ignore_index),
+                         antialias=False)
+        self.image_method = image_method
+
+    def __call__(self, sample, generator=None):
+        rest = {k: v for k, v in sample.items() if k != "image"}
+        out = resize_sample({**rest, "image": sample["image"][:1, :1, :1]}, self.size, self.label_resample)
+        out["image"] = downsample_image(sample["image"][None], size=self.size, method=self.image_method)[0]
+        return out
+
+
+def train_split(spec: RunSpec, num_classes: int, data_root=None):
+    """The training split of ``spec``: ``n_train`` items at ``image_size``, each down-sampled by
+    :class:`LowResolution` when read (``mask``: soft (C, h, w) or hard (h, w) targets)."""
+    transform = None if spec.factor == 1 else LowResolution(spec.low_size, spec.image_method, spec.label_method,
+                                                             num_classes)
+    return load_split(spec.dataset, "train", n=spec.n_train, seed=spec.data_seed, data_root=data_root,
+                      size=spec.image_size, transform=transform, task="segmentation")
 
 
 def build_network(width: int = 8, num_classes: int = 19, seed: int = 0) -> torch.nn.Module:
@@ -121,67 +161,93 @@ def build_network(width: int = 8, num_classes: int = 19, seed: int = 0) -> torch
     return build_model("small-unet", width=width, out_channels=num_classes)
 
 
-def train_run(spec: RunSpec, images: torch.Tensor, masks: torch.Tensor, num_classes: int = 19,
-              progress: bool = False) -> tuple[torch.nn.Module, dict]:
-    """Train one network on the full-resolution split (images (N,3,H,W), masks (N,H,W)) down-sampled per ``spec``.
+class SoftCEStep:
+    """The engine's step: soft cross-entropy (Eq. of the authors' code) with the MC switch, on ``batch["mask"]``
+    (soft (N, C, h, w) or hard (N, h, w) targets)."""
 
-    Returns the trained model and ``{"train_s": wall-clock seconds of fit() only, "final_loss": float}``.
+    def __init__(self, multi_class: bool = True):
+        self.multi_class = multi_class
+
+    def __call__(self, model, batch) -> dict:
+        logits = model(batch["image"])
+        return {"loss": soft_cross_entropy(logits, batch["mask"], multi_class=self.multi_class, ignore_index=VOID)}
+
+
+def _train(spec: RunSpec, seed: int, checkpoint_dir: Path, num_classes: int, data_root) -> RunOutput:
+    seed_everything(seed)
+    model = build_network(spec.width, num_classes, seed)
+    loader = make_loader(train_split(spec, num_classes, data_root), spec.batch_size, shuffle=True, seed=seed)
+    result = fit(model, loader, SoftCEStep(spec.multi_class), spec.train_config(), seed=seed,
+                 checkpoint_dir=checkpoint_dir / "fit", desc=spec.name)
+    return RunOutput(model.state_dict(), {"final_loss": result.epochs[-1]["train_loss"], "steps": len(result.steps),
+                                          "fit_seconds": result.seconds}, result.curves)
+
+
+def train_run(spec: RunSpec, num_classes: int = 19, data_root=None) -> tuple[torch.nn.Module, dict]:
+    """The network of ``spec`` from the run cache (trained through the engine on a miss).
+
+    Returns the model (eval mode, CPU) and ``{"train_s": seconds the training took when it ran,
+    "final_loss": mean loss of the last epoch, "steps": optimiser steps, "cache_hit": bool, "curves": ...}``.
+    ``data_root`` is not part of the key (where the data lives does not change the weights).
     """
-    x, t = downsample_pair(images, masks, spec.factor, spec.image_method, spec.label_method, num_classes)
-    seed_everything(spec.seed)
+    cached = cached_run(PROTOCOL, {"spec": spec, "num_classes": int(num_classes)}, spec.seed, [__name__],
+                        lambda cfg, seed, ckpt: _train(spec, seed, ckpt, num_classes, data_root))
     model = build_network(spec.width, num_classes, spec.seed)
-    loader = make_loader(_Pairs(x, t), spec.batch_size, shuffle=True, seed=spec.seed)
+    model.load_state_dict(cached.state)
+    return model.eval(), {"train_s": cached.metrics.get("fit_seconds", cached.train_seconds),
+                          "final_loss": cached.metrics["final_loss"], "steps": cached.metrics["steps"],
+                          "cache_hit": cached.hit, "curves": cached.curves}
 
-    def step(m, batch):
-        return {"loss": soft_cross_entropy(m(batch["image"]), batch["target"], multi_class=spec.multi_class,
-                                           ignore_index=VOID)}
 
-    cfg = TrainConfig(epochs=spec.epochs, lr=spec.lr, weight_decay=1e-4, scheduler="cosine", clip=None,
-                      device=spec.device)
-    start = time.perf_counter()
-    history = fit(model, loader, step, cfg, progress=progress, desc=spec.name)
-    return model, {"train_s": time.perf_counter() - start, "final_loss": history[-1]["loss"]}
+def eval_loader(dataset: str, split: str, n: int, size: Sequence[int], seed: int = 1, data_root=None,
+                batch_size: int = 8):
+    """Full-resolution test batches, streamed in order (nothing stacked)."""
+    data = load_split(dataset, split, n=n, seed=seed, data_root=data_root, size=tuple(size), task="segmentation")
+    return make_loader(data, batch_size, shuffle=False)
 
 
 @torch.no_grad()
-def evaluate_full_resolution(model: torch.nn.Module, images: torch.Tensor, masks: torch.Tensor, factor: int,
-                             image_method: str = "bilinear", num_classes: int = 19, batch_size: int = 16,
-                             device: str = "cpu") -> torch.Tensor:
-    """Confusion matrix (C, C) at full resolution: input down-sampled by ``factor`` with ``image_method`` (the
-    resolution the network was trained at), logits up-sampled bilinearly to the masks' (H, W), argmax."""
+def evaluate_full_resolution(model: torch.nn.Module, batches: Iterable[dict], factor: int,
+                             image_method: str = "bilinear", num_classes: int = 19, device: str = "cpu"
+                             ) -> torch.Tensor:
+    """Confusion matrix (C, C) at full resolution over streamed ``batches`` (dicts with ``image`` (B, 3, H, W),
+    ``mask`` (B, H, W)): input down-sampled by ``factor`` with ``image_method`` (the resolution the network was
+    trained at), logits up-sampled bilinearly to the masks' (H, W), argmax."""
     device = resolve_device(device)  # "auto" -> "cuda" or "cpu"
     model.eval().to(device)
     cm = torch.zeros(num_classes, num_classes, dtype=torch.int64)
-    for i in range(0, len(images), batch_size):
-        x = images[i:i + batch_size].to(device)
-        y = masks[i:i + batch_size]
+    for batch in batches:
+        x, y = batch["image"].to(device), batch["mask"]
         if factor != 1:
-            x = downsample_image(x, scale=1.0 / factor, method=image_method)
+            h, w = x.shape[-2:]
+            x = downsample_image(x, size=(max(1, round(h / factor)), max(1, round(w / factor))), method=image_method)
         logits = F.interpolate(model(x), size=y.shape[-2:], mode="bilinear", align_corners=False)
         cm += confusion_matrix(logits.argmax(1).cpu(), y, num_classes, ignore_index=VOID)
     return cm
 
 
-def run(spec: RunSpec, train: tuple[torch.Tensor, torch.Tensor], test: tuple[torch.Tensor, torch.Tensor],
-        num_classes: int = 19) -> dict:
-    """Train per ``spec`` on ``train`` and test at full resolution on ``test`` (both ``(images, masks)``).
+def run(spec: RunSpec, test, num_classes: int = 19, data_root=None) -> dict:
+    """Train (or fetch) ``spec`` and test it at full resolution on ``test`` (a loader of full-resolution batches).
 
     Returns a flat record: the spec's fields, ``name``, ``resolution`` ("1/8"), ``miou`` (%), ``iou`` (list of C
     per-class IoU in %, NaN for classes absent from the test split and the predictions), ``train_s``,
-    ``final_loss``.
+    ``final_loss``, ``steps``, ``cache_hit``, ``curves``.
     """
-    model, info = train_run(spec, *train, num_classes=num_classes)
-    cm = evaluate_full_resolution(model, *test, spec.factor, spec.image_method, num_classes, device=spec.device)
+    model, info = train_run(spec, num_classes, data_root)
+    cm = evaluate_full_resolution(model, test, spec.factor, spec.image_method, num_classes, device=spec.device)
     return {**asdict(spec), "name": spec.name, "resolution": f"1/{spec.factor}",
             "miou": 100 * miou_from_confusion(cm), "iou": (100 * iou_from_confusion(cm)).tolist(), **info}
 
 
-def run_grid(specs: Iterable[RunSpec], train, test, num_classes: int = 19, progress: bool = True) -> list[dict]:
+def run_grid(specs: Iterable[RunSpec], test, num_classes: int = 19, data_root=None,
+             progress: bool = True) -> list[dict]:
     """:func:`run` for every spec (in order), with a progress bar."""
-    from tqdm.auto import tqdm
-
     specs = list(specs)
-    return [run(s, train, test, num_classes) for s in tqdm(specs, desc="runs", disable=not progress)]
+    if progress:
+        from tqdm.auto import tqdm
+
+        specs = tqdm(specs, desc="runs")
+    return [run(s, test, num_classes, data_root) for s in specs]
 
 
 def variants(factors: Sequence[int], seeds: Sequence[int], base: RunSpec, soft_method: str = "soft-bilinear",
@@ -197,62 +263,90 @@ def variants(factors: Sequence[int], seeds: Sequence[int], base: RunSpec, soft_m
     return out
 
 
-# The subprocess of peak_train_memory: build the batch and the model, record RSS, run the steps while a thread
-# samples the resident set every millisecond, report the peak. (ru_maxrss cannot be used: its peak is reached
-# while importing torch and MONAI, before any training, so it hides the training footprint.)
+def majority_baseline(spec: RunSpec, test, num_classes: int = 19, data_root=None) -> dict:
+    """The majority-class baseline of ``spec``'s data: the training split's most frequent class (full
+    resolution) predicted everywhere on ``test`` (a loader). Returns ``{"miou": %, "pixel_accuracy": %,
+    "majority_class": k}``; both passes stream batches."""
+    train = load_split(spec.dataset, "train", n=spec.n_train, seed=spec.data_seed, data_root=data_root,
+                       size=spec.image_size, task="segmentation")
+    major = int(class_histogram(make_loader(train, 8), num_classes, VOID).argmax())
+    s = majority_class_scores(class_histogram(test, num_classes, VOID), major)
+    return {"miou": 100 * s["miou"], "pixel_accuracy": 100 * s["pixel_accuracy"], "majority_class": major}
+
+
+def learnt_classes(records: Sequence[dict], threshold: float) -> list[int]:
+    """Classes every model in ``records`` learns: mean IoU over its seeds >= ``threshold`` (%) for every
+    (resolution, name) group of the records."""
+    groups: dict[tuple, list] = {}
+    for r in records:
+        groups.setdefault((r["factor"], r["name"], r["image_method"], r["batch_size"]), []).append(r["iou"])
+    if not groups:
+        return []
+    means = [torch.tensor(v, dtype=torch.float64).nan_to_num(0.0).mean(0) for v in groups.values()]
+    ok = torch.stack(means).min(0).values >= threshold
+    return [int(k) for k in torch.nonzero(ok).flatten()]
+
+
+# The subprocess of peak_train_memory: build a batch and the model, record RSS, train ``steps`` steps through the
+# engine while a thread samples the resident set every millisecond, report the peak. (ru_maxrss cannot be used:
+# its peak is reached while importing torch and MONAI, before any training, so it hides the training footprint.)
 _MEMORY_PROBE = r"""
-import json, resource, sys, threading, time, torch
+import json, sys, threading, time, resource, torch
 torch.set_num_threads(1)
-from densepred.soft_labels.experiments import build_network
-from densepred.soft_labels.losses import soft_cross_entropy
+from densepred.engine import TrainConfig, fit, make_loader
+from densepred.soft_labels.experiments import SoftCEStep, build_network
 a = json.loads(sys.argv[1])
 g = torch.Generator().manual_seed(0)
-h, w, c = a["height"], a["width_px"], a["num_classes"]
-x = torch.rand(a["batch_size"], 3, h, w, generator=g)
-labels = torch.randint(0, c, (a["batch_size"], h, w), generator=g)
+h, w, c, b = a["height"], a["width_px"], a["num_classes"], a["batch_size"]
+x = torch.rand(b, 3, h, w, generator=g)
+labels = torch.randint(0, c, (b, h, w), generator=g)
 t = labels if a["label_method"] == "nearest" else torch.nn.functional.one_hot(labels, c).permute(0, 3, 1, 2).float()
+items = [{"image": x[i], "mask": t[i]} for i in range(b)]
+loader = make_loader(items, b)
 dev = a["device"]
-x, t = x.to(dev), t.to(dev)
-m = build_network(a["width"], c, 0).to(dev)
-opt = torch.optim.AdamW(m.parameters(), 1e-3)
+cfg = TrainConfig(max_steps=a["steps"], optimizer="adamw", lr=1e-3, weight_decay=1e-4, scheduler=None, clip=None,
+                  device=dev)
+step = SoftCEStep(multi_class=True)
+m = build_network(a["width"], c, 0)
 page = resource.getpagesize()
 def rss():
     with open("/proc/self/statm") as fh:
         return int(fh.read().split()[1]) * page
-before = rss()
-peak = [before]
-done = threading.Event()
-def sample():
-    while not done.is_set():
-        peak[0] = max(peak[0], rss())
-        time.sleep(0.001)
-th = threading.Thread(target=sample)
-th.start()
-for _ in range(a["steps"]):
-    opt.zero_grad(); soft_cross_entropy(m(x), t).backward(); opt.step()
-done.set(); th.join()
-if dev.startswith("cuda"):  # GPU: the allocator's own peak, not the host's resident set
+if dev.startswith("cuda"):  # GPU: the allocator's own peak over the engine's steps, not the host's resident set
+    m.to(dev)
+    torch.cuda.synchronize()
     before = torch.cuda.memory_allocated()
     torch.cuda.reset_peak_memory_stats()
-    for _ in range(a["steps"]):
-        opt.zero_grad(); soft_cross_entropy(m(x), t).backward(); opt.step()
+    fit(m, loader, step, cfg)
     torch.cuda.synchronize()
-    peak[0] = torch.cuda.max_memory_allocated()
+    peak = torch.cuda.max_memory_allocated()
 else:
-    peak[0] = max(peak[0], rss())
-print(json.dumps({"before": before, "peak": peak[0]}))
+    before = rss()
+    top = [before]
+    done = threading.Event()
+    def sample():
+        while not done.is_set():
+            top[0] = max(top[0], rss())
+            time.sleep(0.001)
+    th = threading.Thread(target=sample)
+    th.start()
+    fit(m, loader, step, cfg)
+    done.set(); th.join()
+    peak = max(top[0], rss())
+print(json.dumps({"before": before, "peak": peak}))
 """
 
 
 def peak_train_memory(size: Sequence[int], batch_size: int, label_method: str = "soft-bilinear", width: int = 8,
                       num_classes: int = 19, steps: int = 3, device: str = "cpu") -> dict:
-    """Peak training memory (MiB) of the network at input ``size`` (H, W), measured in a fresh subprocess.
+    """Peak training memory (MiB) of the network at input ``size`` (H, W), measured in a fresh subprocess that
+    trains ``steps`` steps through :func:`densepred.engine.fit` on a random batch.
 
-    CPU only: the process's resident set (``/proc/self/statm``) is sampled every millisecond by a thread while
-    ``steps`` training steps run on a random batch. Returns ``{"peak_mib", "train_mib"}``: the sampled peak, and
-    the peak minus the resident set just before the first step (``train_mib``: activations, gradients, optimiser
-    state; the model, the batch and the imported libraries are in the baseline). On a CUDA ``device`` the
-    steps are repeated after the sampled ones and ``torch.cuda.max_memory_allocated`` is used instead.
+    CPU: the process's resident set (``/proc/self/statm``) is sampled every millisecond by a thread while the
+    engine trains. Returns ``{"peak_mib", "train_mib"}``: the sampled peak, and the peak minus the resident set
+    just before ``fit`` (``train_mib``: the engine's set-up, activations, gradients, optimiser state; the model,
+    the batch and the imported libraries are in the baseline). CUDA ``device``: ``torch.cuda.max_memory_allocated``
+    over the engine's steps instead (``before``: the model's allocation).
     """
     args = dict(height=int(size[0]), width_px=int(size[1]), batch_size=int(batch_size), label_method=label_method,
                 width=int(width), num_classes=int(num_classes), steps=int(steps), device=str(device))
@@ -263,13 +357,19 @@ def peak_train_memory(size: Sequence[int], batch_size: int, label_method: str = 
     return {"peak_mib": rec["peak"] / 2**20, "train_mib": (rec["peak"] - rec["before"]) / 2**20}
 
 
-def per_class_table(records: Sequence[dict], class_names: Sequence[str]):
+def per_seed(records: Sequence[dict], key: str = "miou", **match) -> dict[int, float]:
+    """``{seed: record[key]}`` of the records whose fields equal ``match`` (e.g. ``factor=8, name="NN"``)."""
+    return {r["seed"]: float(r[key]) for r in records if all(r[k] == v for k, v in match.items())}
+
+
+def per_class_table(records: Sequence[dict], class_names: Sequence[str], classes: Sequence[int] | None = None):
     """Mean over seeds of per-class IoU and mIoU (%), one row per (resolution, name); a pandas DataFrame whose
-    columns are the class names and ``mIoU`` (Table I layout)."""
+    columns are the class names (``classes``: only those ids) and ``mIoU`` (Table I layout)."""
     import pandas as pd
 
+    keep = range(len(class_names)) if classes is None else classes
     rows = [{"resolution": r["resolution"], "factor": r["factor"], "strategy": r["name"],
-             **dict(zip(class_names, r["iou"])), "mIoU": r["miou"]} for r in records]
+             **{class_names[k]: r["iou"][k] for k in keep}, "mIoU": r["miou"]} for r in records]
     df = pd.DataFrame(rows)
     out = df.groupby(["factor", "resolution", "strategy"], sort=False).mean(numeric_only=True)
     return out.sort_index(level="factor", ascending=False, sort_remaining=False).droplevel("factor")
