@@ -374,7 +374,8 @@ def comparison(id: str, statement: str, paper: str, a: tuple[str, Mapping[Any, f
     """"A beats B" (by at least ``margin``), judged on the differences paired by seed (or by ``unit``).
 
     ``a``, ``b``: ``(name, {seed: value})`` (or a list, paired by position). ``higher_is_better`` gives the
-    metric's direction; ``margin`` (>= 0, metric units) the gain the paper claims (0: any gain);
+    metric's direction; ``margin`` (metric units) the gain the paper claims (0: any gain; a negative margin
+    states non-inferiority, "A matches or beats B": A may be worse by at most ``-margin``);
     ``equivalence``: half-width of a band around 0 inside which the effect counts as no gain (state it only
     when the paper claims at least that much). ``baseline`` (both models) or ``baselines`` (per model name):
     the trivial baselines each model must clear; ``preconditions``: any further conditions.

@@ -265,7 +265,7 @@ def beside_baselines(values: Mapping[str, Mapping[Any, float]], baselines: Seque
         for b in baselines:
             pre = ev.beats_baseline(model, per, b, higher_is_better)
             row[f"{b.name}"] = float(np.mean([b.at(s) for s in per])) if per else None
-            row[f"clears by {b.margin:g}"] = "yes" if all(p.passed for p in pre) else "no"
+            row[f"clears {b.name} by {b.margin:.3g}"] = "yes" if all(p.passed for p in pre) else "no"
         rows.append(row)
     return table(rows, digits, caption)
 
