@@ -13,6 +13,7 @@ same runs (02, 03, 04) train them once. The losses are :mod:`densepred.affinity_
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -168,9 +169,12 @@ def _train_protocol(cfg: Protocol, seed: int, checkpoint_dir: Path, data_root=No
     curves = {"base": {"epochs": base.epochs}}
     for label, lam in zip(BRANCHES, (0.0, cfg.lam)):
         # Same checkpoint (weights + optimiser state) and same seed, hence the same batches, in both branches.
+        # A deep copy per branch: on the CPU, Optimizer.load_state_dict keeps the snapshot's state tensors (a
+        # no-op ``.to``), so Adam's in-place updates in the first branch would otherwise change the start of
+        # the second (engine.fit(start=...) does not copy; reported to the engine's owner).
         branch = build_backbone(cfg.backbone, nc, seed)
         r = fit(branch, loader, make_ce_ar_step(lam, tuple(cfg.sizes), ignore), cfg.finetune, seed=seed,
-                evaluate=lambda m: evaluate_fn(m), start=best, checkpoint_dir=checkpoint_dir / label, desc=label)
+                evaluate=lambda m: evaluate_fn(m), start=copy.deepcopy(best), checkpoint_dir=checkpoint_dir / label, desc=label)
         state[label] = branch.state_dict()
         curves[label] = {"epochs": r.epochs, "steps": _steps(r)}
     start = next(e for e in base.epochs if e["epoch"] == best.epoch)
