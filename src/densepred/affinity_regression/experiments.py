@@ -1,306 +1,314 @@
 """Affinity-regression experiments: the paper's fine-tuning protocol, the AR-from-the-start alternative, their
-evaluation (mIoU, validation AR loss), the Table 2 trend test and the Fig. 1/3/4 plots.
+streamed evaluation (mIoU, validation AR loss), the Table 2 trend test and the Fig. 1/3/4 plots.
 
 Protocol (Sec. 4.3 of affinity-regression): "We first train the original segmentation network to a comparable
-good accuracy and then add the regression penalty to continue training" -- the baseline is trained with CE to
-its best validation mIoU; from that checkpoint (weights *and* optimiser state) two branches continue for the
-same number of epochs on the same batches: CE alone (the fair control, which the paper does not report) and
-CE + 0.1 AR (Eq. 11). The losses are :func:`densepred.affinity_regression.losses.ce_plus_ar` / :func:`make_ce_ar_step`.
-
-Every function is deterministic under its ``seed`` (model initialisation and batch order).
+good accuracy and then add the regression penalty to continue training". Here the base network is trained
+with CE until its validation mIoU plateaus (``TrainConfig.patience`` evaluations without a new best, at most
+``epochs``); from its best checkpoint (weights *and* optimiser state, :attr:`FitResult.best`) two branches
+continue for the same epochs on the same batches (same seed): **CE only** (the comparator of every claim, a
+control the paper does not report) and **CE + 0.1 AR** (Eq. 11). Everything trains through
+:func:`densepred.engine.fit` and is stored by :func:`densepred.engine.cached_run`, so the pages that need the
+same runs (02, 03, 04) train them once. The losses are :mod:`densepred.affinity_regression.losses`.
 """
 
 from __future__ import annotations
 
 import copy
-import time
 from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from scipy import stats
 from torch import nn
-from torch.utils.data import Dataset
 
-from .losses import affinity_positions, affinity_regression_loss, label_affinity, make_ce_ar_step, sqrt_affinity
-from ..metrics import confusion_matrix, miou_from_confusion, pixel_accuracy
+from ..data import load_split
+from ..engine import RunOutput, TrainConfig, cached_run, fit, make_loader
+from ..metrics import confusion_matrix, miou_from_confusion, pixel_accuracy, trivial_baselines
 from ..models import build_model
-from ..profiles import resolve_device
-from ..train import make_loader, seed_everything, to_device
+from .losses import affinity_positions, affinity_regression_loss, label_affinity, make_ce_ar_step, sqrt_affinity
 
-SMALL_UNET_CHANNELS = (16, 32, 64, 128)
+BRANCHES = ("CE", "CE+AR")  # the CE-only control and the paper's continuation
+#: Keys of the per-step records kept in the run cache (Table 2 needs the per-step AR loss).
+STEP_KEYS = ("step", "epoch", "loss", "ce", "ar")
 
 
 # --- data and models -------------------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class DataSpec:
+    """Which images train and validate a run (part of the run key; ``data_root`` is not: it says where, not what).
+
+    Synthetic sets (``synth-*``) are generated from ``seed``; real ones keep a seeded subset of ``n_train`` /
+    ``n_val`` items (``None``: all). NYUv2 has no validation split: ``val_split="test"`` (its 654 images are the
+    paper's "validation" set).
+    """
+
+    dataset: str = "synth-street"
+    image_size: tuple[int, int] = (32, 64)
+    n_train: int | None = 64
+    n_val: int | None = 16
+    val_split: str = "val"
+    seed: int = 0
+
+
+def splits(data: DataSpec, data_root=None):
+    """``(train, val)`` lazy datasets of :func:`densepred.data.load_split` (attributes ``num_classes``,
+    ``ignore_index``)."""
+    size = tuple(int(s) for s in data.image_size)
+    kw = dict(seed=data.seed, data_root=data_root, size=size, task="segmentation")
+    return (load_split(data.dataset, "train", n=data.n_train, **kw),
+            load_split(data.dataset, data.val_split, n=data.n_val, **kw))
+
+
 def build_backbone(name: str, num_classes: int, seed: int = 0) -> nn.Module:
-    """A segmentation network with ``num_classes`` output logits at the input resolution, initialised under ``seed``.
+    """A segmentation network from the model registry with ``num_classes`` output logits at the input resolution,
+    initialised under ``seed``.
 
-    ``"unet-small"``: MONAI 2D ``UNet`` with channels 16, 32, 64, 128, strides 2, one residual unit (0.21 M
-    parameters for 19 classes; CPU-sized stand-in for the paper's light-weight backbones). ``"unet-*"``: the
-    registry's MONAI UNets (spatial-lifting Table II). ``"resnet18-unet"`` / ``"resnet50-unet"``: the
-    depth-pretraining ResNet encoder-decoder with a segmentation head (H, W multiples of 32, at least 64).
+    ``"unet-small"``: the registry's ``small-unet`` at width 16 (MONAI 2D ``UNet``, channels 16..128, one
+    residual unit; 0.21 M parameters for 19 classes; the CPU-sized stand-in). ``"unet-<L>L-<R>Res"``: the
+    registry's MONAI UNets. ``"resnet18-unet"`` / ``"resnet50-unet"``: ResNet encoder-decoder with a segmentation
+    head (H, W multiples of 32, at least 64).
     """
-    from monai.networks.nets import UNet
-
-    torch.manual_seed(seed)
     if name == "unet-small":
-        return UNet(spatial_dims=2, in_channels=3, out_channels=num_classes, channels=SMALL_UNET_CHANNELS,
-                    strides=(2,) * (len(SMALL_UNET_CHANNELS) - 1), num_res_units=1)
+        return build_model("small-unet", seed=seed, width=16, out_channels=num_classes)
     if name.startswith("resnet"):
-        return build_model(name, task="segmentation", num_classes=num_classes)
+        return build_model(name, seed=seed, task="segmentation", num_classes=num_classes)
     if name.startswith("unet-"):
-        return build_model(name, out_channels=num_classes)
-    raise ValueError(f"Unknown backbone {name!r}; use 'unet-small', a registry 'unet-*' or 'resnet18-unet'/'resnet50-unet'.")
+        return build_model(name, seed=seed, out_channels=num_classes)
+    raise ValueError(f"Unknown backbone {name!r}; use 'unet-small', a registry 'unet-<L>L-<R>Res' or "
+                     "'resnet18-unet'/'resnet50-unet'.")
 
 
-def stack(dataset: Dataset) -> dict[str, torch.Tensor]:
-    """All items of a (small) dataset as tensors: ``image`` (N, 3, H, W) float, ``mask`` (N, H, W) int64."""
-    items = [dataset[i] for i in range(len(dataset))]
-    return {"image": torch.stack([it["image"] for it in items]),
-            "mask": torch.stack([torch.as_tensor(it["mask"]).long() for it in items])}
-
-
-def segmentation_splits(dataset: str = "synth-street", data_root=None, n_train: int = 64, n_val: int = 16,
-                        image_size=(32, 64), seed: int = 0, val_split: str = "val"):
-    """``(train_set, val, num_classes, ignore_index)``: a training ``Dataset`` and the validation images stacked.
-
-    Synthetic data (``synth-*``) is generated from ``seed`` and cached; real datasets are read from
-    ``data_root`` (NYUv2 has no validation split: pass ``val_split="test"``, its 654 images are the paper's
-    "validation" set). ``n_train`` / ``n_val`` = None keep every real image.
-    """
-    from ..data import load_dataset
-
-    size = tuple(int(s) for s in image_size)
-    if dataset.startswith("synth-"):
-        train = load_dataset(dataset, split="train", n=n_train, size=size, seed=seed, cache=True)
-        val = load_dataset(dataset, split=val_split, n=n_val, size=size, seed=seed, cache=True)
-    else:
-        train = load_dataset(dataset, root=data_root, split="train", size=size)
-        val = load_dataset(dataset, root=data_root, split=val_split, size=size)
-        if n_train is not None:
-            train = torch.utils.data.Subset(train, range(min(n_train, len(train))))
-        if n_val is not None:
-            val = torch.utils.data.Subset(val, range(min(n_val, len(val))))
-    base = val.dataset if isinstance(val, torch.utils.data.Subset) else val
-    return train, stack(val), int(base.num_classes), int(getattr(base, "ignore_index", 255))
-
-
-# --- evaluation ------------------------------------------------------------------------------------------------
+# --- evaluation (streamed) ---------------------------------------------------------------------------------------
 
 @torch.no_grad()
-def predict_logits(model: nn.Module, images: torch.Tensor, batch_size: int = 16) -> torch.Tensor:
-    """Logits (N, C, H, W) on the CPU, the model in eval mode (its mode is restored afterwards)."""
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    out = torch.cat([model(images[i:i + batch_size].to(device)).float().cpu()
-                     for i in range(0, len(images), batch_size)])
-    model.train(was_training)
-    return out
-
-
-@torch.no_grad()
-def evaluate(model: nn.Module, val: dict[str, torch.Tensor], num_classes: int, ignore_index: int = 255,
-             sizes: tuple[int, ...] = (12, 6), batch_size: int = 16) -> dict[str, float]:
-    """Validation ``miou`` and ``acc`` (confusion matrix over all pixels, in %), ``ce`` (mean over labelled
-    pixels) and the AR loss ``ar`` (mean over images of the per-image masked MSE between A and M).
-
-    Streams ``batch_size`` images at a time, so full-resolution validation sets (NYUv2: 654 images, 40 classes)
-    never hold all logits at once. The model's train/eval mode is restored afterwards.
-    """
+def evaluate(model: nn.Module, loader, num_classes: int, ignore_index: int = 255,
+             sizes: tuple[int, ...] = (12, 6)) -> dict[str, float]:
+    """Validation metrics over the batches of ``loader`` (streamed): ``val_miou`` and ``val_acc`` (confusion
+    matrix over all pixels, in %), ``val_ce`` (mean over labelled pixels) and ``val_ar`` (mean over images of the
+    per-image masked MSE between A and M). The model's train/eval mode is restored afterwards."""
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
     cm = torch.zeros(num_classes, num_classes, dtype=torch.long)
     ce_sum, labelled, ars = 0.0, 0, []
-    for i in range(0, len(val["mask"]), batch_size):
-        logits = model(val["image"][i:i + batch_size].to(device)).float()
-        target = val["mask"][i:i + batch_size].to(device)
+    for batch in loader:
+        logits = model(batch["image"].to(device)).float()
+        target = batch["mask"].long().to(device)
         cm += confusion_matrix(logits.argmax(1), target, num_classes, ignore_index).cpu()
         ce_sum += F.cross_entropy(logits, target, ignore_index=ignore_index, reduction="sum").item()
         labelled += int((target != ignore_index).sum())
         ars += [affinity_regression_loss(logits[j:j + 1], target[j:j + 1], sizes, ignore_index).item()
                 for j in range(len(target))]
     model.train(was_training)
-    return {"miou": 100 * miou_from_confusion(cm), "acc": 100 * pixel_accuracy(cm),
-            "ce": ce_sum / max(labelled, 1), "ar": float(np.mean(ars))}
+    return {"val_miou": 100 * miou_from_confusion(cm), "val_acc": 100 * pixel_accuracy(cm),
+            "val_ce": ce_sum / max(labelled, 1), "val_ar": float(np.mean(ars))}
 
 
-# --- training --------------------------------------------------------------------------------------------------
+def majority_baseline(data: DataSpec, data_root=None, batch_size: int = 16) -> dict[str, float]:
+    """The majority-class baseline on the validation split (class fitted on the training split), in %:
+    ``miou``, ``acc``, ``majority_class`` (:func:`densepred.metrics.trivial_baselines`, streamed)."""
+    train, val = splits(data, data_root)
+    s = trivial_baselines(make_loader(val, batch_size), "segmentation", reference=make_loader(train, batch_size),
+                          num_classes=int(train.num_classes), ignore_index=int(train.ignore_index))
+    return {"miou": 100 * s["majority_miou"], "acc": 100 * s["majority_pixel_accuracy"],
+            "majority_class": s["majority_class"]}
 
-@dataclass
-class Recipe:
-    """Optimiser and schedule of the CPU stand-in: AdamW at a constant learning rate (the paper gives no
-    optimiser for its fine-tuning; a constant rate keeps "best epoch" and "continue" meaningful)."""
 
-    base_epochs: int = 30
-    finetune_epochs: int = 15
+# --- training (through the engine and the run cache) ---------------------------------------------------------------
+
+def train_config(epochs: int, lr: float = 1e-3, weight_decay: float = 1e-4, clip: float | None = 1.0,
+                 device: str = "cpu", patience: int | None = None) -> TrainConfig:
+    """The CPU stand-in's recipe: AdamW at a constant learning rate (the paper gives no optimiser for its
+    fine-tuning; a constant rate keeps "best epoch" and "continue" meaningful), gradient-norm clip, validation
+    after every epoch. With ``patience``: select the best validation mIoU and stop after ``patience`` epochs
+    without a new best."""
+    return TrainConfig(epochs=int(epochs), optimizer="adamw", lr=float(lr), weight_decay=float(weight_decay),
+                       scheduler=None, clip=clip, device=device, eval_every=1,
+                       monitor="val_miou" if patience is not None else None, mode="max",
+                       patience=None if patience is None else int(patience))
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """Everything that decides the protocol's weights (the run key): backbone, data, batch size, the AR weight
+    ``lam`` and ``sizes``, the base run's config (with ``monitor``/``patience``) and the continuation's."""
+
+    backbone: str = "unet-small"
+    data: DataSpec = field(default_factory=DataSpec)
     batch_size: int = 8
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
     lam: float = 0.1
     sizes: tuple[int, ...] = (12, 6)
-    clip: float | None = 1.0
-    device: str = "cpu"
+    base: TrainConfig = field(default_factory=lambda: train_config(30, patience=5))
+    finetune: TrainConfig = field(default_factory=lambda: train_config(15))
 
 
-@dataclass
-class Run:
-    """One training run: per-epoch validation records, per-step training losses, the final model."""
-
-    label: str
-    epochs: list[dict] = field(default_factory=list)   # {"epoch", "train_loss", "train_ce", "train_ar", "val_*"}
-    steps: list[dict] = field(default_factory=list)    # {"step", "loss", "ce", "ar"}
-    model: nn.Module | None = None
-    seconds: float = 0.0
-
-    def series(self, key: str) -> np.ndarray:
-        return np.array([r[key] for r in self.epochs], dtype=float)
-
-    def step_series(self, key: str) -> np.ndarray:
-        return np.array([r[key] for r in self.steps], dtype=float)
+def _setup(backbone: str, data: DataSpec, batch_size: int, seed: int, data_root, sizes):
+    train, val = splits(data, data_root)
+    nc, ignore = int(train.num_classes), int(train.ignore_index)
+    loader = make_loader(train, batch_size, shuffle=True, seed=seed, drop_last=True)
+    val_loader = make_loader(val, batch_size)
+    return loader, partial(evaluate, loader=val_loader, num_classes=nc, ignore_index=ignore,
+                           sizes=tuple(sizes)), nc, ignore
 
 
-def train_epochs(model: nn.Module, opt: torch.optim.Optimizer, loader, lam: float, epochs: int, val: dict,
-                 num_classes: int, ignore_index: int, recipe: Recipe, label: str, epoch0: int = 0,
-                 keep_best: bool = False) -> tuple[Run, dict | None]:
-    """Train ``epochs`` epochs with CE + ``lam`` * AR, validating after each epoch.
-
-    Hand-written instead of :func:`densepred.train.fit` because the protocol needs the validation score after
-    every epoch, the best checkpoint *with its optimiser state*, and per-step AR values (Table 2); ``fit`` has
-    no per-epoch hook and creates its own optimiser. The step itself is :func:`make_ce_ar_step`.
-
-    Returns ``(run, best)``; ``best`` (when ``keep_best``) holds ``epoch``, ``miou`` and deep copies of the model
-    and optimiser state at the epoch of highest validation mIoU (first such epoch on ties).
-    """
-    device = torch.device(resolve_device(recipe.device))
-    step = make_ce_ar_step(lam, tuple(recipe.sizes), ignore_index)
-    run, best = Run(label), None
-    t0 = time.perf_counter()
-    for epoch in range(epoch0 + 1, epoch0 + epochs + 1):
-        model.train()
-        sums = {"loss": 0.0, "ce": 0.0, "ar": 0.0}
-        n = 0
-        for batch in loader:
-            batch = to_device({"image": batch["image"], "mask": batch["mask"].long()}, device)
-            opt.zero_grad(set_to_none=True)
-            out = step(model, batch)
-            out["loss"].backward()
-            if recipe.clip is not None:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), recipe.clip)
-            opt.step()
-            values = {k: float(v.detach()) for k, v in out.items()}
-            run.steps.append({"step": len(run.steps) + 1, "epoch": epoch, **values})
-            for k in sums:
-                sums[k] += values[k]
-            n += 1
-        record = {"epoch": epoch, **{f"train_{k}": v / max(n, 1) for k, v in sums.items()}}
-        record.update({f"val_{k}": v for k, v in evaluate(model, val, num_classes, ignore_index,
-                                                           tuple(recipe.sizes)).items()})
-        run.epochs.append(record)
-        if keep_best and (best is None or record["val_miou"] > best["miou"]):
-            best = {"epoch": epoch, "miou": record["val_miou"], "model": copy.deepcopy(model.state_dict()),
-                    "opt": copy.deepcopy(opt.state_dict())}
-    run.seconds = time.perf_counter() - t0
-    run.model = model
-    return run, best
+def _steps(result) -> list[dict]:
+    return [{k: r[k] for k in STEP_KEYS if k in r} for r in result.steps]
 
 
-def _optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
-    return torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
+def _train_protocol(cfg: Protocol, seed: int, checkpoint_dir: Path, data_root=None) -> RunOutput:
+    loader, evaluate_fn, nc, ignore = _setup(cfg.backbone, cfg.data, cfg.batch_size, seed, data_root, cfg.sizes)
+    model = build_backbone(cfg.backbone, nc, seed)
+    base = fit(model, loader, make_ce_ar_step(0.0, tuple(cfg.sizes), ignore), cfg.base, seed=seed,
+               evaluate=lambda m: evaluate_fn(m), checkpoint_dir=checkpoint_dir / "base", desc="base")
+    best = base.best
+    state = {"base": best.model}
+    curves = {"base": {"epochs": base.epochs}}
+    for label, lam in zip(BRANCHES, (0.0, cfg.lam)):
+        # Same checkpoint (weights + optimiser state) and same seed, hence the same batches, in both branches.
+        # A deep copy per branch: on the CPU, Optimizer.load_state_dict keeps the snapshot's state tensors (a
+        # no-op ``.to``), so Adam's in-place updates in the first branch would otherwise change the start of
+        # the second (engine.fit(start=...) does not copy; reported to the engine's owner).
+        branch = build_backbone(cfg.backbone, nc, seed)
+        r = fit(branch, loader, make_ce_ar_step(lam, tuple(cfg.sizes), ignore), cfg.finetune, seed=seed,
+                evaluate=lambda m: evaluate_fn(m), start=copy.deepcopy(best), checkpoint_dir=checkpoint_dir / label, desc=label)
+        state[label] = branch.state_dict()
+        curves[label] = {"epochs": r.epochs, "steps": _steps(r)}
+    start = next(e for e in base.epochs if e["epoch"] == best.epoch)
+    metrics = {"best_epoch": best.epoch, "base_epochs_run": len(base.epochs), "stopped_early": base.stopped_early,
+               "start": {k: v for k, v in start.items() if k.startswith("val_")}}
+    return RunOutput(state, metrics, curves)
 
 
 @dataclass
 class ProtocolResult:
-    """The paper's protocol for one backbone and seed: the CE baseline (``base``), its best epoch, and the two
-    continuations from that checkpoint, ``"CE"`` and ``"CE+AR"`` (same batches, same optimiser state)."""
+    """One backbone and seed of the protocol (from the run cache): the base run's epochs, its best epoch and the
+    validation metrics there (``start``, fine-tuning epoch 0), the two branches' curves, the states and
+    ``hit`` (whether the cache had it)."""
 
     backbone: str
     seed: int
-    base: Run
     best_epoch: int
-    best_miou: float
-    start: dict          # validation metrics of the best baseline checkpoint (fine-tuning epoch 0)
-    branches: dict[str, Run]
-    best_model: nn.Module
+    start: dict
+    base: list[dict]
+    branches: dict[str, dict]
+    state: dict
+    hit: bool
+    stopped_early: bool = False
+
+    def series(self, branch: str, key: str, per: str = "epochs") -> np.ndarray:
+        """``key`` over ``"epochs"`` or ``"steps"`` of a branch (``"base"``: epochs only)."""
+        src = self.base if branch == "base" else self.branches[branch][per]
+        return np.array([r[key] for r in src if key in r], dtype=float)
+
+    def model(self, which: str, num_classes: int) -> nn.Module:
+        """The network at ``"base"`` (best checkpoint), ``"CE"`` or ``"CE+AR"`` (end of fine-tuning), eval mode."""
+        net = build_backbone(self.backbone, num_classes, self.seed)
+        net.load_state_dict(self.state[which])
+        return net.eval()
 
 
-def run_protocol(backbone: str, train_set: Dataset, val: dict, num_classes: int, ignore_index: int = 255,
-                 seed: int = 0, recipe: Recipe | None = None) -> ProtocolResult:
-    """Train ``backbone`` with CE for ``recipe.base_epochs`` keeping the best validation mIoU checkpoint, then
-    continue from it for ``recipe.finetune_epochs`` with CE only and with CE + ``recipe.lam`` AR."""
-    recipe = recipe or Recipe()
-    device = torch.device(resolve_device(recipe.device))
-    seed_everything(seed)
-    model = build_backbone(backbone, num_classes, seed).to(device)
-    opt = _optimizer(model, recipe)
-    loader = make_loader(train_set, recipe.batch_size, shuffle=True, seed=seed, drop_last=True)
-    base, best = train_epochs(model, opt, loader, 0.0, recipe.base_epochs, val, num_classes, ignore_index, recipe,
-                              "baseline", keep_best=True)
-    best_model = build_backbone(backbone, num_classes, seed).to(device)
-    best_model.load_state_dict(best["model"])
-    start = evaluate(best_model, val, num_classes, ignore_index, tuple(recipe.sizes))
-    branches = {}
-    for label, lam in (("CE", 0.0), ("CE+AR", recipe.lam)):
-        m = copy.deepcopy(best_model)
-        o = _optimizer(m, recipe)
-        o.load_state_dict(copy.deepcopy(best["opt"]))
-        # Same batch order in both branches: a fresh loader seeded by (seed, best epoch).
-        ft_loader = make_loader(train_set, recipe.batch_size, shuffle=True, seed=1000 * seed + best["epoch"],
-                                drop_last=True)
-        branches[label], _ = train_epochs(m, o, ft_loader, lam, recipe.finetune_epochs, val, num_classes,
-                                          ignore_index, recipe, label, epoch0=best["epoch"])
-    return ProtocolResult(backbone, seed, base, best["epoch"], best["miou"], start, branches, best_model.eval())
+def run_protocol(cfg: Protocol, seed: int = 0, data_root=None) -> ProtocolResult:
+    """The protocol for ``cfg`` and ``seed``, from the run cache or trained (:func:`cached_run`)."""
+    run = cached_run("affinity_regression.protocol", cfg, seed, [__name__],
+                     partial(_train_protocol, data_root=data_root))
+    m = run.metrics
+    return ProtocolResult(cfg.backbone, seed, int(m["best_epoch"]), m["start"], run.curves["base"]["epochs"],
+                          {k: run.curves[k] for k in BRANCHES}, run.state, run.hit, bool(m["stopped_early"]))
 
 
-def run_from_start(backbone: str, train_set: Dataset, val: dict, num_classes: int, ignore_index: int = 255,
-                   seed: int = 0, recipe: Recipe | None = None) -> dict[str, Run]:
-    """The plain alternative: CE and CE + ``lam`` AR from the same initialisation and batches for
-    ``base_epochs + finetune_epochs`` epochs each (no checkpoint selection)."""
-    recipe = recipe or Recipe()
-    device = torch.device(resolve_device(recipe.device))
-    runs = {}
-    for label, lam in (("CE", 0.0), ("CE+AR", recipe.lam)):
-        seed_everything(seed)
-        model = build_backbone(backbone, num_classes, seed).to(device)
-        loader = make_loader(train_set, recipe.batch_size, shuffle=True, seed=seed, drop_last=True)
-        runs[label], _ = train_epochs(model, _optimizer(model, recipe), loader, lam,
-                                      recipe.base_epochs + recipe.finetune_epochs, val, num_classes, ignore_index,
-                                      recipe, label)
-    return runs
+@dataclass(frozen=True)
+class FromStart:
+    """The plain alternative (run key): CE and CE + ``lam`` AR from the same initialisation and batches for
+    ``train.epochs`` epochs each, no checkpoint selection."""
+
+    backbone: str = "unet-small"
+    data: DataSpec = field(default_factory=DataSpec)
+    batch_size: int = 8
+    lam: float = 0.1
+    sizes: tuple[int, ...] = (12, 6)
+    train: TrainConfig = field(default_factory=lambda: train_config(45))
 
 
-def protocol_rows(results: list[ProtocolResult]) -> list[dict]:
-    """One row per (backbone, seed): baseline peak, final and best-over-fine-tuning mIoU of both branches,
-    validation AR at the start and end of fine-tuning."""
-    rows = []
-    for r in results:
-        row = {"backbone": r.backbone, "seed": r.seed, "best_epoch": r.best_epoch, "baseline_peak": r.best_miou,
-               "val_ar_start": r.start["ar"]}
-        for label, run in r.branches.items():
-            key = "ar" if label == "CE+AR" else "ce"
-            row[f"{key}_final"] = run.epochs[-1]["val_miou"]
-            row[f"{key}_best"] = max(run.series("val_miou"))
-            row[f"val_ar_end_{key}"] = run.epochs[-1]["val_ar"]
-            row[f"train_ar_first_{key}"] = run.epochs[0]["train_ar"]
-            row[f"train_ar_last_{key}"] = run.epochs[-1]["train_ar"]
-        rows.append(row)
-    return rows
+def _train_from_start(cfg: FromStart, seed: int, checkpoint_dir: Path, data_root=None) -> RunOutput:
+    loader, evaluate_fn, nc, ignore = _setup(cfg.backbone, cfg.data, cfg.batch_size, seed, data_root, cfg.sizes)
+    state, curves = {}, {}
+    for label, lam in zip(BRANCHES, (0.0, cfg.lam)):
+        model = build_backbone(cfg.backbone, nc, seed)
+        r = fit(model, loader, make_ce_ar_step(lam, tuple(cfg.sizes), ignore), cfg.train, seed=seed,
+                evaluate=lambda m: evaluate_fn(m), checkpoint_dir=checkpoint_dir / label, desc=label)
+        state[label], curves[label] = model.state_dict(), {"epochs": r.epochs}
+    return RunOutput(state, {}, curves)
+
+
+def run_from_start(cfg: FromStart, seed: int = 0, data_root=None) -> dict[str, list[dict]]:
+    """``{"CE": epochs, "CE+AR": epochs}`` of the from-the-start runs (run cache)."""
+    run = cached_run("affinity_regression.from_start", cfg, seed, [__name__],
+                     partial(_train_from_start, data_root=data_root))
+    return {k: run.curves[k]["epochs"] for k in BRANCHES}
+
+
+@dataclass(frozen=True)
+class BaselineRun:
+    """A CE-only network trained for ``train.epochs`` (notebook 01's illustration; run key)."""
+
+    backbone: str = "unet-small"
+    data: DataSpec = field(default_factory=DataSpec)
+    batch_size: int = 8
+    sizes: tuple[int, ...] = (12, 6)
+    train: TrainConfig = field(default_factory=lambda: train_config(10))
+
+
+def _train_baseline(cfg: BaselineRun, seed: int, checkpoint_dir: Path, data_root=None) -> RunOutput:
+    loader, evaluate_fn, nc, ignore = _setup(cfg.backbone, cfg.data, cfg.batch_size, seed, data_root, cfg.sizes)
+    model = build_backbone(cfg.backbone, nc, seed)
+    r = fit(model, loader, make_ce_ar_step(0.0, tuple(cfg.sizes), ignore), cfg.train, seed=seed,
+            evaluate=lambda m: evaluate_fn(m), checkpoint_dir=checkpoint_dir / "fit", desc="baseline")
+    return RunOutput(model.state_dict(), {"final": r.epochs[-1]}, {"epochs": r.epochs})
+
+
+def train_baseline(cfg: BaselineRun, seed: int = 0, data_root=None) -> tuple[nn.Module, list[dict]]:
+    """``(network in eval mode, epoch records)`` of the CE-only run (run cache)."""
+    run = cached_run("affinity_regression.baseline", cfg, seed, [__name__],
+                     partial(_train_baseline, data_root=data_root))
+    train, _ = splits(cfg.data, data_root)
+    net = build_backbone(cfg.backbone, int(train.num_classes), seed)
+    net.load_state_dict(run.state)
+    return net.eval(), run.curves["epochs"]
+
+
+# --- per-seed summaries ------------------------------------------------------------------------------------------
+
+def protocol_row(r: ProtocolResult) -> dict:
+    """One row per (backbone, seed): best base epoch and peak, final and best-over-fine-tuning mIoU of both
+    branches, validation AR at the start and end, training AR in the first and last fine-tuning epoch."""
+    row = {"backbone": r.backbone, "seed": r.seed, "best_epoch": r.best_epoch, "base_epochs": len(r.base),
+           "baseline_peak": r.start["val_miou"], "val_ar_start": r.start["val_ar"]}
+    for label in BRANCHES:
+        key = "ar" if label == "CE+AR" else "ce"
+        miou = r.series(label, "val_miou")
+        train_ar = r.series(label, "train_ar")
+        row.update({f"{key}_final": miou[-1], f"{key}_best": miou.max(),
+                    f"val_ar_end_{key}": r.series(label, "val_ar")[-1],
+                    f"train_ar_first_{key}": train_ar[0], f"train_ar_last_{key}": train_ar[-1]})
+    return row
 
 
 def finetune_curves(results: list[ProtocolResult]) -> list[dict]:
     """Long-form Fig. 3 data: one row per (backbone, seed, branch, fine-tuning epoch 0..E) with validation mIoU,
-    validation AR and training AR (epoch 0 is the best baseline checkpoint; its training AR is the baseline's
+    validation AR and training AR (epoch 0 is the best base checkpoint; its training AR is the base run's
     training AR in that epoch)."""
     rows = []
     for r in results:
-        base_rec = r.base.epochs[r.best_epoch - 1]
-        for label, run in r.branches.items():
+        base_rec = next(e for e in r.base if e["epoch"] == r.best_epoch)
+        for label in BRANCHES:
             rows.append({"backbone": r.backbone, "seed": r.seed, "branch": label, "epoch": 0,
-                         "val_miou": r.start["miou"], "val_ar": r.start["ar"], "train_ar": base_rec["train_ar"]})
-            for i, rec in enumerate(run.epochs, start=1):
+                         "val_miou": r.start["val_miou"], "val_ar": r.start["val_ar"],
+                         "train_ar": base_rec["train_ar"]})
+            for i, rec in enumerate(r.branches[label]["epochs"], start=1):
                 rows.append({"backbone": r.backbone, "seed": r.seed, "branch": label, "epoch": i,
                              "val_miou": rec["val_miou"], "val_ar": rec["val_ar"], "train_ar": rec["train_ar"]})
     return rows
@@ -318,12 +326,12 @@ def ar_trend(values, x=None) -> dict[str, float]:
     if y.ndim != 1 or y.size < 3:
         raise ValueError(f"ar_trend needs a 1-D curve with at least 3 points, got shape {y.shape}")
     x = np.arange(1, y.size + 1, dtype=float) if x is None else np.asarray(x, dtype=float)
-    fit = stats.linregress(x, y)
-    return {"intercept": fit.intercept, "intercept_stderr": fit.intercept_stderr,
-            "intercept_t": fit.intercept / fit.intercept_stderr if fit.intercept_stderr > 0 else np.nan,
-            "slope": fit.slope, "slope_stderr": fit.stderr,
-            "slope_t": fit.slope / fit.stderr if fit.stderr > 0 else np.nan,
-            "p": fit.pvalue, "n": int(y.size)}
+    fit_ = stats.linregress(x, y)
+    return {"intercept": fit_.intercept, "intercept_stderr": fit_.intercept_stderr,
+            "intercept_t": fit_.intercept / fit_.intercept_stderr if fit_.intercept_stderr > 0 else np.nan,
+            "slope": fit_.slope, "slope_stderr": fit_.stderr,
+            "slope_t": fit_.slope / fit_.stderr if fit_.stderr > 0 else np.nan,
+            "p": fit_.pvalue, "n": int(y.size)}
 
 
 def relative_decrease(before: float, after: float) -> float:
@@ -333,7 +341,18 @@ def relative_decrease(before: float, after: float) -> float:
     return (before - after) / before
 
 
-# --- affinity maps and plots -----------------------------------------------------------------------------------
+# --- affinity maps, their statistics, plots ------------------------------------------------------------------------
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """Logits (N, C, H, W) on the CPU for a few images (N, 3, H, W), the model in eval mode (mode restored)."""
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    out = model(images.to(device)).float().cpu()
+    model.train(was_training)
+    return out
+
 
 def affinity_maps(labels: torch.Tensor, logits: torch.Tensor | None = None, sizes: tuple[int, ...] = (12, 6),
                   ignore_index: int = 255) -> dict[str, np.ndarray]:
@@ -343,6 +362,47 @@ def affinity_maps(labels: torch.Tensor, logits: torch.Tensor | None = None, size
     if logits is not None:
         out["A"] = sqrt_affinity(logits.float(), sizes).detach().numpy()
     return out
+
+
+def heatmap_stats(a: np.ndarray, m: np.ndarray, valid: np.ndarray, margin: float = 0.1) -> dict[str, float]:
+    """For (N, P, P) affinities over valid pairs: ``mse`` to the label affinity, the share of "red" entries
+    (A >= 1 - margin) and "blue" entries (A <= margin) of Fig. 4, and the same shares in the label affinity."""
+    v = valid.astype(bool)
+    return {"mse": float(((a - m) ** 2)[v].mean()), "red": float((a[v] >= 1 - margin).mean()),
+            "blue": float((a[v] <= margin).mean()), "label_red": float((m[v] >= 1 - margin).mean())}
+
+
+@torch.no_grad()
+def affinity_stats(model: nn.Module, loader, sizes: tuple[int, ...] = (12, 6), ignore_index: int = 255,
+                   margin: float = 0.1) -> dict[str, float]:
+    """:func:`heatmap_stats` pooled over every valid pair of every image of ``loader`` (streamed): ``mse``,
+    ``red``, ``blue``, ``label_red``; plus ``red_on_same`` (share of A >= 1 - margin where M = 1) and
+    ``blue_on_diff`` (share of A <= margin where M = 0), the "thicker red and blue" of Fig. 4 measured where the
+    label affinity says they belong."""
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    sums = dict.fromkeys(("se", "red", "blue", "label_red", "n", "same", "red_on_same", "diff", "blue_on_diff"), 0.0)
+    for batch in loader:
+        labels = batch["mask"].long()
+        a = sqrt_affinity(model(batch["image"].to(device)).float().cpu(), sizes)
+        m, v = label_affinity(labels, sizes, ignore_index)
+        same, diff = v & (m > 0.5), v & (m < 0.5)
+        red, blue = a >= 1 - margin, a <= margin
+        sums["se"] += float(((a - m) ** 2)[v].sum())
+        sums["red"] += float(red[v].sum())
+        sums["blue"] += float(blue[v].sum())
+        sums["label_red"] += float(same.sum())
+        sums["n"] += float(v.sum())
+        sums["same"] += float(same.sum())
+        sums["red_on_same"] += float(red[same].sum())
+        sums["diff"] += float(diff.sum())
+        sums["blue_on_diff"] += float(blue[diff].sum())
+    model.train(was_training)
+    n = max(sums["n"], 1.0)
+    return {"mse": sums["se"] / n, "red": sums["red"] / n, "blue": sums["blue"] / n,
+            "label_red": sums["label_red"] / n, "red_on_same": sums["red_on_same"] / max(sums["same"], 1.0),
+            "blue_on_diff": sums["blue_on_diff"] / max(sums["diff"], 1.0)}
 
 
 def masked_mse(a: np.ndarray, m: np.ndarray, valid: np.ndarray) -> float:
@@ -373,9 +433,10 @@ def plot_positions(ax, image: torch.Tensor, sizes: tuple[int, ...] = (12, 6), co
     return ax
 
 
-def affinity_heatmaps(matrices: dict[str, np.ndarray], axes=None, cbar: bool = True, sizes=(12, 6)):
-    """Seaborn heatmaps of (P, P) affinity matrices side by side with a shared 0..1 colour scale (blue 0, red 1,
-    as Fig. 4 of affinity-regression); thin lines separate the 12x12 and 6x6 blocks. Returns the figure."""
+def affinity_heatmaps(matrices: dict[str, np.ndarray], axes=None, cbar: bool = True, sizes=(12, 6),
+                      vmin: float = 0.0, vmax: float = 1.0, cmap: str = "coolwarm"):
+    """Seaborn heatmaps of (P, P) affinity matrices side by side with a shared colour scale (default 0..1, blue 0,
+    red 1, as Fig. 4 of affinity-regression); thin lines separate the 12x12 and 6x6 blocks. Returns the figure."""
     import matplotlib.pyplot as plt
     import seaborn as sns
 
@@ -386,7 +447,7 @@ def affinity_heatmaps(matrices: dict[str, np.ndarray], axes=None, cbar: bool = T
     axes = list(axes)
     boundary = sizes[0] ** 2
     for ax, (title, mat) in zip(axes, matrices.items()):
-        sns.heatmap(mat, ax=ax, vmin=0.0, vmax=1.0, cmap="coolwarm", square=True, xticklabels=False,
+        sns.heatmap(mat, ax=ax, vmin=vmin, vmax=vmax, cmap=cmap, square=True, xticklabels=False,
                     yticklabels=False, cbar=False, rasterized=True)
         ax.axhline(boundary, color="k", lw=0.5)
         ax.axvline(boundary, color="k", lw=0.5)
@@ -419,60 +480,8 @@ def plot_finetune_curves(curves, axes=None):
     return axes[0].figure
 
 
-# --- small helpers for the notebooks -----------------------------------------------------------------------------
-
-def train_baseline(backbone: str, train_set: Dataset, val: dict, num_classes: int, ignore_index: int = 255,
-                   seed: int = 0, recipe: Recipe | None = None, lam: float = 0.0) -> Run:
-    """``recipe.base_epochs`` epochs of CE + ``lam`` AR from a fresh ``backbone`` (seeded); ``run.model`` is the final
-    network (in eval mode)."""
-    recipe = recipe or Recipe()
-    seed_everything(seed)
-    model = build_backbone(backbone, num_classes, seed).to(torch.device(resolve_device(recipe.device)))
-    loader = make_loader(train_set, recipe.batch_size, shuffle=True, seed=seed, drop_last=True)
-    run, _ = train_epochs(model, _optimizer(model, recipe), loader, lam, recipe.base_epochs, val, num_classes,
-                          ignore_index, recipe, "baseline")
-    run.model.eval()
-    return run
-
-
-def from_start_rows(starts: dict[tuple[str, int], dict[str, Run]]) -> list[dict]:
-    """One row per (backbone, seed) of :func:`run_from_start` results: final and best validation mIoU and final
-    validation AR of the CE and CE+AR runs."""
-    rows = []
-    for (backbone, seed), runs in starts.items():
-        row = {"backbone": backbone, "seed": seed}
-        for label, run in runs.items():
-            key = "ar" if label == "CE+AR" else "ce"
-            row[f"{key}_final"] = run.epochs[-1]["val_miou"]
-            row[f"{key}_best"] = max(run.series("val_miou"))
-            row[f"val_ar_{key}"] = run.epochs[-1]["val_ar"]
-        rows.append(row)
-    return rows
-
-
-def table_mean_std(df, by: str, columns: list[str], digits: int = 2):
-    """``"mean ± std (n=k)"`` cells (:func:`densepred.claims.mean_std`) of ``columns`` grouped by ``by``."""
-    import pandas as pd
-
-    from ..claims import mean_std
-
-    return pd.DataFrame({col: df.groupby(by)[col].apply(lambda v: mean_std(v, digits)) for col in columns})
-
-
-def gain_verdict(gains) -> str:
-    """Verdict for a directional claim from paired per-seed differences (positive = the paper's direction):
-    ``reproduced`` when every seed agrees, ``partial`` when only the mean does, else ``not reproduced``."""
-    g = np.asarray(list(gains), dtype=float)
-    if g.size == 0 or np.isnan(g).any():
-        raise ValueError(f"gain_verdict needs finite per-seed differences, got {g}")
-    if (g > 0).all():
-        return "reproduced"
-    return "partial" if g.mean() > 0 else "not reproduced"
-
-
-def heatmap_stats(a: np.ndarray, m: np.ndarray, valid: np.ndarray, margin: float = 0.1) -> dict[str, float]:
-    """For (N, P, P) affinities over valid pairs: ``mse`` to the label affinity, the share of "red" entries
-    (A >= 1 - margin) and "blue" entries (A <= margin) of Fig. 4, and the same shares in the label affinity."""
-    v = valid.astype(bool)
-    return {"mse": float(((a - m) ** 2)[v].mean()), "red": float((a[v] >= 1 - margin).mean()),
-            "blue": float((a[v] <= margin).mean()), "label_red": float((m[v] >= 1 - margin).mean())}
+__all__ = ["BRANCHES", "DataSpec", "splits", "build_backbone", "evaluate", "majority_baseline", "train_config",
+           "Protocol", "ProtocolResult", "run_protocol", "FromStart", "run_from_start", "BaselineRun",
+           "train_baseline", "protocol_row", "finetune_curves", "ar_trend", "relative_decrease", "predict_logits",
+           "affinity_maps", "heatmap_stats", "affinity_stats", "masked_mse", "position_grid", "plot_positions",
+           "affinity_heatmaps", "plot_finetune_curves"]

@@ -136,7 +136,7 @@ def make_ce_ar_step(
     image_key: str = "image",
     target_key: str = "mask",
 ):
-    """A ``step(model, batch) -> {"loss", "ce", "ar"}`` for :func:`densepred.train.fit` with :func:`ce_plus_ar`.
+    """A ``step(model, batch) -> {"loss", "ce", "ar"}`` for :func:`densepred.engine.fit` with :func:`ce_plus_ar`.
 
     The AR term is computed and logged even with ``lam = 0`` (the baseline), so AR-loss curves (Fig. 3 of
     affinity-regression) exist for both runs; the paper's protocol is ``fit`` with ``lam=0`` to the best
