@@ -205,6 +205,21 @@ def test_best_checkpoint_patience_and_continuing_from_it():
     assert cont.steps[0]["step"] == 5 and cont.last.epoch == 4
 
 
+def test_one_snapshot_starts_several_branches_unchanged():
+    """Two continuations from the same Snapshot (Adam moments included) end identically: the first one must not
+    update the snapshot's optimiser tensors in place."""
+    cfg = TrainConfig(epochs=1, lr=1e-2, device="cpu", optimizer="adam")
+    seed_everything(0)
+    model = tiny_net()
+    start = fit(model, make_loader(NoisyImages(), 4, True), NoisyStep(0), cfg).last
+    ends = []
+    for _ in range(2):
+        branch = tiny_net()
+        fit(branch, make_loader(NoisyImages(), 4, True, seed=3), NoisyStep(1), cfg, start=start)
+        ends.append(branch.state_dict())
+    assert all(torch.equal(ends[0][k], ends[1][k]) for k in ends[0])
+
+
 def test_frozen_parameters_stay_put_and_get_no_optimizer_state():
     seed_everything(0)
     model = tiny_net()

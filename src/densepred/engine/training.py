@@ -202,8 +202,10 @@ def _train(fabric: Fabric, model: nn.Module, loader, step: Step, cfg: TrainConfi
     opt = build_optimizer(params if params is not None else model.parameters(), cfg)
     epoch0, step0 = 0, 0
     if start is not None:
+        # Optimizer.load_state_dict keeps the given tensors (on CPU), and the optimiser then updates them in
+        # place: copy, so that a Snapshot can start several branches unchanged.
         model.load_state_dict(start.model)
-        opt.load_state_dict(start.optimizer)
+        opt.load_state_dict(copy.deepcopy(start.optimizer))
         epoch0, step0 = start.epoch, start.step
     sched = build_scheduler(opt, cfg, steps_per_epoch, total)
     model_w, opt_w = fabric.setup(model, opt)
