@@ -18,7 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..data import load_split, make_loader
+from .. import evidence
+from ..data import eval_split, load_split, make_loader
 from ..data.transforms import Normalize
 from ..engine import RunOutput, TrainConfig, cached_run, fit, seed_everything
 from ..metrics import confusion_matrix, miou_from_confusion, pixel_accuracy, trivial_baselines
@@ -40,11 +41,14 @@ NETWORKS = {"U-Net": "small-unet", "U-Net++": "small-unetpp"}
 #: Multi-class datasets (the NYUDv2 claims); the others are binary (one output channel, BCE).
 MULTI_CLASS = ("synth-street", "nyuv2", "cityscapes")
 
+#: How far (mIoU points) every trained model must clear each trivial baseline before a comparison is judged.
+TRIVIAL_MARGIN = 5.0
+
 #: Images to [-1, 1], as the official code.
 NORMALIZE = Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
 
 __all__ = [
-    "MULTI_CLASS", "NETWORKS", "VARIANTS", "MaskSupRun", "build_network", "binary_miou_baselines", "evaluate",
+    "MULTI_CLASS", "NETWORKS", "TRIVIAL_MARGIN", "VARIANTS", "MaskSupRun", "Setup", "baselines", "baseline_terms", "build_network", "binary_miou_baselines", "evaluate",
     "masksup_split", "num_classes", "plot_examples", "robustness_curve", "train", "trivial_scores",
 ]
 
@@ -77,6 +81,42 @@ class MaskSupRun:
         if self.level not in ("low", "high"):
             raise ValueError(f"level must be 'low' or 'high', got {self.level!r}")
         object.__setattr__(self, "size", tuple(int(s) for s in self.size))
+
+
+@dataclass(frozen=True)
+class Setup:
+    """A page's protocol (shared by notebooks 02-04 through the profile): turns (network label, dataset, variant,
+    level) into the :class:`MaskSupRun` the run cache knows, and serves the test and training loaders.
+
+    ``architectures``: base-network label (``"U-Net"``, ``"U-Net++"``) -> registry name (default
+    :data:`NETWORKS`); sizes ``(H, W)`` for binary and multi-class datasets.
+    """
+
+    train: TrainConfig
+    binary_size: tuple[int, int]
+    street_size: tuple[int, int]
+    n_train: int | None
+    n_test: int | None
+    width: int
+    batch_size: int
+    data_root: str | None = None
+    architectures: dict | None = None
+
+    def size(self, dataset: str) -> tuple[int, int]:
+        return tuple(int(s) for s in (self.street_size if dataset in MULTI_CLASS else self.binary_size))
+
+    def run(self, network: str, dataset: str, variant: str, level: str = "high") -> MaskSupRun:
+        arch = (self.architectures or NETWORKS)[network]
+        root = None if dataset.startswith("synth-") or self.data_root is None else str(self.data_root)
+        return MaskSupRun(arch, dataset, variant, self.train, level, self.n_train, self.size(dataset), self.width,
+                          self.batch_size, root)
+
+    def loader(self, dataset: str, split: str | None = None):
+        """The evaluation split (``split=None``) or ``split`` of ``dataset``, streamed in order."""
+        split = split or eval_split(dataset)
+        n = self.n_train if split == "train" else self.n_test
+        return make_loader(masksup_split(dataset, split, n, self.size(dataset), data_root=self.data_root),
+                           self.batch_size)
 
 
 def masksup_split(name: str, split: str = "train", n: int | None = None, size=(64, 64), seed: int = 0,
@@ -235,6 +275,23 @@ def trivial_scores(name: str, test_loader, train_loader, classes: int) -> dict[s
         s = trivial_baselines(test_loader, "segmentation", reference=train_loader, num_classes=classes)
         return {"majority_class": s["majority_miou"]}
     return binary_miou_baselines(test_loader)
+
+
+def baselines(setup: Setup, dataset: str, margin: float = TRIVIAL_MARGIN) -> list[evidence.Baseline]:
+    """The trivial baselines of ``dataset``'s evaluation split as :class:`densepred.evidence.Baseline` in mIoU
+    points (x100), each to be cleared by ``margin``."""
+    test = setup.loader(dataset)
+    scores = trivial_scores(dataset, test, setup.loader(dataset, "train"), num_classes(test.dataset))
+    return [evidence.Baseline(name.replace("_", "-"), 100 * v, margin) for name, v in scores.items()]
+
+
+def baseline_terms(trivial: list[evidence.Baseline], models: dict) -> dict:
+    """Keyword arguments of :func:`densepred.evidence.comparison` that make every model of ``models``
+    (``{name: {seed: value}}``) clear every baseline of ``trivial``: the strongest one as ``baseline=`` (recorded
+    with the claim), the others as preconditions (``comparison`` takes one baseline per model)."""
+    ordered = sorted(trivial, key=lambda b: max(b.at(s) for per in models.values() for s in per), reverse=True)
+    pre = [p for b in ordered[1:] for name, per in models.items() for p in evidence.beats_baseline(name, per, b)]
+    return {"baseline": ordered[0], "preconditions": pre}
 
 
 def _show_labels(ax, labels: torch.Tensor, classes: int) -> None:
