@@ -48,7 +48,7 @@ TRIVIAL_MARGIN = 5.0
 NORMALIZE = Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
 
 __all__ = [
-    "MULTI_CLASS", "NETWORKS", "TRIVIAL_MARGIN", "VARIANTS", "MaskSupRun", "Setup", "baselines", "baseline_terms", "build_network", "binary_miou_baselines", "evaluate",
+    "MULTI_CLASS", "NETWORKS", "TRIVIAL_MARGIN", "VARIANTS", "MaskSupRun", "Setup", "baselines", "baseline_preconditions", "baseline_terms", "build_network", "binary_miou_baselines", "evaluate",
     "masksup_split", "num_classes", "plot_examples", "robustness_curve", "train", "trivial_scores",
 ]
 
@@ -283,6 +283,12 @@ def baselines(setup: Setup, dataset: str, margin: float = TRIVIAL_MARGIN) -> lis
     test = setup.loader(dataset)
     scores = trivial_scores(dataset, test, setup.loader(dataset, "train"), num_classes(test.dataset))
     return [evidence.Baseline(name.replace("_", "-"), 100 * v, margin) for name, v in scores.items()]
+
+
+def baseline_preconditions(trivial: list[evidence.Baseline], models: dict) -> list[evidence.Precondition]:
+    """Every model of ``models`` (``{name: {seed: value}}``) clears every baseline of ``trivial`` (by its margin,
+    on every seed): the preconditions of a claim whose metric is not the baselines' (e.g. the similarity term)."""
+    return [p for b in trivial for name, per in models.items() for p in evidence.beats_baseline(name, per, b)]
 
 
 def baseline_terms(trivial: list[evidence.Baseline], models: dict) -> dict:
