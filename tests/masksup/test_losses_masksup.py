@@ -247,3 +247,33 @@ def test_make_step_draws_new_masks_each_call_and_is_deterministic():
         assert not torch.equal(masked_inputs[0], masked_inputs[1])  # new masks at every call
         seen.append(masked_inputs)
     assert all(torch.equal(a, b) for a, b in zip(*seen))  # same seed, same masks
+
+
+def test_step_state_round_trips_and_a_resumed_run_draws_the_same_masks(tmp_path):
+    images, target = _batch()
+    step, other = make_step(7), make_step(0)
+    step(_CountingNet(), _loader(images, target)[0])
+    other.load_state_dict(step.state_dict())
+    a, b = _CountingNet(), _CountingNet()
+    step(a, _loader(images, target)[0])
+    other(b, _loader(images, target)[0])
+    assert torch.equal(a.inputs[1], b.inputs[1])  # same generator state, same next masks
+
+    cfg = TrainConfig(epochs=3, optimizer="sgd", lr=0.05, momentum=0.0, weight_decay=0.0, scheduler=None,
+                      clip=None, device="cpu", checkpoint_every=1)
+    loader = _loader(images, target)
+    whole = _CountingNet()
+    fit(whole, loader, make_step(7), cfg, seed=0)
+
+    class Stop(Exception):
+        pass
+
+    def stop_at_2(i, out):
+        if i == 2:
+            raise Stop
+
+    with pytest.raises(Stop):
+        fit(_CountingNet(), loader, make_step(7), cfg, seed=0, checkpoint_dir=tmp_path, on_step=stop_at_2)
+    resumed = _CountingNet()
+    fit(resumed, loader, make_step(7), cfg, seed=0, checkpoint_dir=tmp_path)
+    assert all(torch.allclose(p, q) for p, q in zip(whole.parameters(), resumed.parameters()))

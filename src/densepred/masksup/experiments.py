@@ -148,7 +148,7 @@ def _train(run: MaskSupRun, seed: int, checkpoint_dir: Path) -> RunOutput:
     data = masksup_split(run.dataset, "train", run.n_train, run.size, data_root=run.data_root)
     model = build_network(run.network, num_classes(data), run.width)
     loader = make_loader(data, run.batch_size, shuffle=True, seed=seed, drop_last=len(data) > run.batch_size)
-    # the mask stream follows the seed (not the checkpoint: a resumed run draws new masks from its restart)
+    # the mask stream follows the seed; the engine checkpoints its state, so a resumed run draws the same masks
     step = make_step(10_000 + seed, level=run.level, weights=VARIANTS[run.variant])
     result = fit(model, loader, step, run.train, seed=seed, checkpoint_dir=checkpoint_dir / "fit")
     return RunOutput(model.state_dict(), {"final_loss": result.epochs[-1]["train_loss"]}, result.curves)

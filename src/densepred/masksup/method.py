@@ -13,7 +13,7 @@ import torch
 from .losses import masksup_loss
 from .masking import apply_mask, coverage, random_holes
 
-__all__ = ["make_step", "masksup_forward", "predict"]
+__all__ = ["MaskSupStep", "make_step", "masksup_forward", "predict"]
 
 _SIAMESE = ("twice", "batched")
 
@@ -80,6 +80,33 @@ def masksup_forward(
     return {"loss": total, **terms, "coverage": coverage(masks).mean()}
 
 
+class MaskSupStep:
+    """A ``step(model, batch) -> dict`` for :func:`densepred.engine.fit` running :func:`masksup_forward` on
+    ``batch[image_key]`` (already normalised) and ``batch[target_key]``, drawing masks from one numpy Generator.
+
+    Its ``state_dict()`` / ``load_state_dict()`` hold the generator's state, so the engine checkpoints it and a
+    resumed run draws the same masks as an uninterrupted one.
+    """
+
+    def __init__(self, generator, level=None, ratio=None, weights=(1.0, 1.0, 1.0), siamese="twice",
+                 image_key="image", target_key="mask", ignore_index=255):
+        from .masking import _numpy_generator
+
+        self.rng = _numpy_generator(generator)
+        self.kwargs = dict(level=level, ratio=ratio, weights=weights, siamese=siamese, ignore_index=ignore_index)
+        self.image_key, self.target_key = image_key, target_key
+
+    def __call__(self, model: torch.nn.Module, batch) -> dict[str, torch.Tensor]:
+        return masksup_forward(model, batch[self.image_key], batch[self.target_key], generator=self.rng,
+                               **self.kwargs)
+
+    def state_dict(self) -> dict:
+        return {"rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.rng.bit_generator.state = state["rng"]
+
+
 def make_step(
     generator,
     *,
@@ -90,23 +117,14 @@ def make_step(
     image_key: str = "image",
     target_key: str = "mask",
     ignore_index: int = 255,
-):
-    """A ``step(model, batch) -> dict`` for :func:`densepred.engine.fit` running :func:`masksup_forward` on
-    ``batch[image_key]`` (already normalised) and ``batch[target_key]``.
+) -> MaskSupStep:
+    """The engine step of MaskSup (:class:`MaskSupStep`).
 
     ``generator`` (an int seed or a numpy/torch Generator) is turned into one numpy Generator here, so every call
     draws new masks and the whole run is deterministic. ``weights=(1, 0, 0)`` gives the baseline through the same
-    code path.
+    code path (no mask is drawn then).
     """
-    from .masking import _numpy_generator
-
-    rng = _numpy_generator(generator)
-
-    def step(model: torch.nn.Module, batch) -> dict[str, torch.Tensor]:
-        return masksup_forward(model, batch[image_key], batch[target_key], generator=rng, level=level, ratio=ratio,
-                               weights=weights, siamese=siamese, ignore_index=ignore_index)
-
-    return step
+    return MaskSupStep(generator, level, ratio, weights, siamese, image_key, target_key, ignore_index)
 
 
 @torch.no_grad()
