@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from densepred import published
-from densepred.complexity import count_parameters
 from densepred.data import make_loader
 from densepred.engine import TrainConfig, clear_events, events
 from densepred.masksup.experiments import (NETWORKS, VARIANTS, MaskSupRun, binary_miou_baselines, evaluate,
+                                           n_parameters,
                                            masksup_split, num_classes, robustness_curve, train, trivial_scores)
 from densepred.metrics import confusion_matrix, miou_from_confusion
 from densepred.models import build_model
@@ -38,12 +38,12 @@ def test_base_networks_shapes(kind, out):
 def test_unetpp_has_about_three_times_the_unet_parameters():
     # Table 4 of masksup: U-Net++ 9 M vs U-Net 3 M.
     for width in (4, 8, 16):
-        ratio = count_parameters(small_unet("unetpp", width=width)) / count_parameters(small_unet("unet", width=width))
+        ratio = n_parameters(small_unet("unetpp", width=width)) / n_parameters(small_unet("unet", width=width))
         assert 2.5 < ratio < 3.5, (width, ratio)
 
 
 def test_registry_and_bad_kind():
-    assert count_parameters(build_model(NETWORKS["U-Net"], width=4)) == count_parameters(small_unet("unet", width=4))
+    assert n_parameters(build_model(NETWORKS["U-Net"], width=4)) == n_parameters(small_unet("unet", width=4))
     with pytest.raises(ValueError, match="kind"):
         small_unet("segformer")
     with pytest.raises(ValueError, match="width"):
@@ -161,7 +161,7 @@ def test_train_through_the_engine_and_the_run_cache(tmp_path, monkeypatch):
     base, rec_b = train(MaskSupRun("small-unet", "synth-polyps", "baseline", cfg, n_train=4, size=(32, 32),
                                    width=4, batch_size=2), 3)
     assert not rec_b["hit"] and "train_similarity" not in rec_b["curves"]["epochs"][-1]
-    assert count_parameters(base) == count_parameters(full)
+    assert n_parameters(base) == n_parameters(full)
     test = make_loader(masksup_split("synth-polyps", "test", 2, (32, 32)), 2)
     assert 0.0 <= evaluate(full, test, 2)["miou"] <= 1.0
     with pytest.raises(ValueError, match="variant"):

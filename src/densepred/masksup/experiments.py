@@ -48,8 +48,9 @@ TRIVIAL_MARGIN = 5.0
 NORMALIZE = Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
 
 __all__ = [
-    "MULTI_CLASS", "NETWORKS", "TRIVIAL_MARGIN", "VARIANTS", "MaskSupRun", "Setup", "baselines", "baseline_preconditions", "baseline_terms", "build_network", "binary_miou_baselines", "evaluate",
-    "masksup_split", "num_classes", "plot_examples", "robustness_curve", "train", "trivial_scores",
+    "MULTI_CLASS", "NETWORKS", "TRIVIAL_MARGIN", "VARIANTS", "MaskSupRun", "Setup", "baselines",
+    "baseline_preconditions", "baseline_terms", "build_network", "binary_miou_baselines", "evaluate",
+    "masksup_split", "n_parameters", "num_classes", "plot_examples", "robustness_curve", "train", "trivial_scores",
 ]
 
 
@@ -141,6 +142,11 @@ def build_network(network: str, classes: int, width: int = 8) -> nn.Module:
     if network.startswith("small-"):
         return build_model(network, width=width, out_channels=out)
     return build_model(network, num_classes=out)
+
+
+def n_parameters(model: nn.Module) -> int:
+    """Number of parameters of ``model`` (all of them: MaskSup adds none)."""
+    return sum(p.numel() for p in model.parameters())
 
 
 def _train(run: MaskSupRun, seed: int, checkpoint_dir: Path) -> RunOutput:
