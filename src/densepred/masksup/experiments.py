@@ -49,7 +49,7 @@ NORMALIZE = Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
 
 __all__ = [
     "MULTI_CLASS", "NETWORKS", "TRIVIAL_MARGIN", "VARIANTS", "MaskSupRun", "Setup", "baselines",
-    "baseline_preconditions", "baseline_terms", "build_network", "binary_miou_baselines", "evaluate",
+    "baseline_preconditions", "baseline_terms", "build_network", "binary_miou_baselines", "evaluate", "is_multi_class",
     "masksup_split", "n_parameters", "num_classes", "plot_examples", "robustness_curve", "train", "trivial_scores",
 ]
 
@@ -104,7 +104,7 @@ class Setup:
     architectures: dict | None = None
 
     def size(self, dataset: str) -> tuple[int, int]:
-        return tuple(int(s) for s in (self.street_size if dataset in MULTI_CLASS else self.binary_size))
+        return tuple(int(s) for s in (self.street_size if is_multi_class(dataset) else self.binary_size))
 
     def run(self, network: str, dataset: str, variant: str, level: str = "high") -> MaskSupRun:
         arch = (self.architectures or NETWORKS)[network]
@@ -120,11 +120,18 @@ class Setup:
                            self.batch_size)
 
 
+def is_multi_class(name: str) -> bool:
+    """Whether dataset ``name`` (any alias the data layer knows) is one of :data:`MULTI_CLASS`."""
+    from ..data.datasets import canonical_name
+
+    return canonical_name(name) in MULTI_CLASS
+
+
 def masksup_split(name: str, split: str = "train", n: int | None = None, size=(64, 64), seed: int = 0,
                   data_root=None):
     """A lazy split of ``name`` with images normalised to [-1, 1] (:data:`NORMALIZE`), masks ``(H, W)`` int64
     ({0, 1} for binary datasets, class ids with 255 void for multi-class ones)."""
-    task = "segmentation" if name in MULTI_CLASS else "binary"
+    task = "segmentation" if is_multi_class(name) else "binary"
     return load_split(name, split, n=n, seed=seed, data_root=data_root, size=tuple(size), transform=NORMALIZE,
                       task=task)
 
@@ -277,7 +284,7 @@ def trivial_scores(name: str, test_loader, train_loader, classes: int) -> dict[s
     """The trivial baselines' mIoU on the test split: binary datasets: ``all_background`` and ``best_threshold``
     (:func:`binary_miou_baselines`); multi-class: ``majority_class`` (the training split's most frequent class,
     :func:`densepred.metrics.trivial_baselines`)."""
-    if name in MULTI_CLASS:
+    if is_multi_class(name):
         s = trivial_baselines(test_loader, "segmentation", reference=train_loader, num_classes=classes)
         return {"majority_class": s["majority_miou"]}
     return binary_miou_baselines(test_loader)
