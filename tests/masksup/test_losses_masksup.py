@@ -7,7 +7,8 @@ import torch
 
 from densepred.masksup.losses import masksup_loss
 from densepred.masksup.masking import random_holes
-from densepred.masksup.method import make_step, masksup_step, predict
+from densepred.engine import TrainConfig, fit
+from densepred.masksup.method import make_step, masksup_forward, predict
 
 
 def _logits(shape, seed):
@@ -109,30 +110,38 @@ def _batch(n=2, h=16, w=16):
     return images, target
 
 
-def test_step_twice_runs_the_same_module_on_full_then_masked_images():
+def _sgd(lr: float, epochs: int = 1) -> TrainConfig:
+    return TrainConfig(epochs=epochs, optimizer="sgd", lr=lr, momentum=0.0, weight_decay=0.0, scheduler=None,
+                       clip=None, device="cpu")
+
+
+def _loader(images, target):
+    return [{"image": images, "mask": target[:, 0].long() if target.dim() == 4 else target}]
+
+
+def test_forward_twice_runs_the_same_module_on_full_then_masked_images():
     net = _CountingNet()
     images, target = _batch()
     masks = random_holes(16, 16, level="high", generator=0, batch=2)
-    out = masksup_step(net, torch.optim.SGD(net.parameters(), lr=0.0), images, target, masks=masks)
+    out = masksup_forward(net, images, target, masks=masks)
     assert len(net.inputs) == 2
     assert torch.equal(net.inputs[0], images)
     expected_masked = images.masked_fill(masks[:, None], 0)
     assert torch.equal(net.inputs[1], expected_masked)
-    assert set(out) == {"total", "seg", "context", "similarity", "coverage"}
-    assert 0.5 <= out["coverage"] <= 0.6
-    assert out["total"] == pytest.approx(out["seg"] + out["context"] + out["similarity"], rel=1e-6)
+    assert set(out) == {"loss", "seg", "context", "similarity", "coverage"}
+    assert 0.5 <= out["coverage"].item() <= 0.6
+    assert out["loss"].item() == pytest.approx((out["seg"] + out["context"] + out["similarity"]).item(), rel=1e-6)
 
 
-def test_step_batched_is_one_pass_of_2n_with_the_same_losses():
+def test_forward_batched_is_one_pass_of_2n_with_the_same_losses():
     images, target = _batch()
     masks = random_holes(16, 16, level="high", generator=0, batch=2)
     net_a, net_b = _CountingNet(), _CountingNet()
-    a = masksup_step(net_a, torch.optim.SGD(net_a.parameters(), lr=0.0), images, target, masks=masks)
-    b = masksup_step(net_b, torch.optim.SGD(net_b.parameters(), lr=0.0), images, target, masks=masks,
-                     siamese="batched")
+    a = masksup_forward(net_a, images, target, masks=masks)
+    b = masksup_forward(net_b, images, target, masks=masks, siamese="batched")
     assert [x.shape[0] for x in net_b.inputs] == [4]
-    for key in ("total", "seg", "context", "similarity"):
-        assert a[key] == pytest.approx(b[key], rel=1e-5)
+    for key in ("loss", "seg", "context", "similarity"):
+        assert a[key].item() == pytest.approx(b[key].item(), rel=1e-5)
 
 
 def test_both_branches_send_gradients_to_the_one_set_of_weights():
@@ -141,7 +150,7 @@ def test_both_branches_send_gradients_to_the_one_set_of_weights():
 
     def grads(weights):
         net = _CountingNet()
-        masksup_step(net, torch.optim.SGD(net.parameters(), lr=0.0), images, target, masks=masks, weights=weights)
+        masksup_forward(net, images, target, masks=masks, weights=weights)["loss"].backward()
         return [p.grad.clone() for p in net.parameters()]
 
     seg_only, context_only, both = grads((1, 0, 0)), grads((0, 1, 0)), grads((1, 1, 0))
@@ -153,36 +162,56 @@ def test_both_branches_send_gradients_to_the_one_set_of_weights():
         assert torch.allclose(s + c, t, atol=1e-6)
 
 
-def test_step_updates_parameters_and_is_deterministic_under_a_seed():
+def test_engine_step_with_lr_0_leaves_weights_unchanged_and_runs_both_branches():
+    images, target = _batch()
+    net = _CountingNet()
+    before = [p.detach().clone() for p in net.parameters()]
+    # TrainConfig refuses lr = 0, so the one parameter group carries it
+    result = fit(net, _loader(images, target), make_step(3, level="high"), _sgd(0.1),
+                 params=[{"params": list(net.parameters()), "lr": 0.0}])
+    assert all(torch.equal(b, p) for b, p in zip(before, net.parameters()))
+    assert len(net.inputs) == 2  # one step: the full image, then its masked copy
+    rec = result.epochs[0]
+    assert {"train_loss", "train_seg", "train_context", "train_similarity", "train_coverage"} <= set(rec)
+    assert 0.5 <= rec["train_coverage"] <= 0.6
+
+
+def test_engine_step_updates_weights_through_both_branches_and_is_deterministic():
     images, target = _batch()
     runs = []
     for _ in range(2):
         net = _CountingNet()
         before = [p.detach().clone() for p in net.parameters()]
-        opt = torch.optim.SGD(net.parameters(), lr=0.1)
-        out = masksup_step(net, opt, images, target, generator=3, level="low")
-        assert any(not torch.equal(b, p) for b, p in zip(before, net.parameters()))
-        runs.append((out, [p.detach().clone() for p in net.parameters()]))
+        result = fit(net, _loader(images, target), make_step(3, level="low"), _sgd(0.1, epochs=2), seed=0)
+        assert all(not torch.equal(b, p) for b, p in zip(before, net.parameters()))
+        runs.append((result.epochs, [p.detach().clone() for p in net.parameters()]))
     assert runs[0][0] == runs[1][0]
     assert all(torch.equal(a, b) for a, b in zip(runs[0][1], runs[1][1]))
-    assert 0.01 <= runs[0][0]["coverage"] <= 0.10
+    assert 0.01 <= runs[0][0][0]["train_coverage"] <= 0.10
+    # The context branch alone (a1 = 0) still moves the weights: its gradient reaches the shared network.
+    net = _CountingNet()
+    before = [p.detach().clone() for p in net.parameters()]
+    fit(net, _loader(images, target), make_step(3, weights=(0, 1, 0)), _sgd(0.1))
+    assert all(not torch.equal(b, p) for b, p in zip(before, net.parameters()))
 
 
 def test_baseline_weights_skip_the_masked_branch():
     net = _CountingNet()
     images, target = _batch()
-    out = masksup_step(net, torch.optim.SGD(net.parameters(), lr=0.0), images, target, weights=(1, 0, 0))
+    out = masksup_forward(net, images, target, weights=(1, 0, 0))
     assert len(net.inputs) == 1 and torch.equal(net.inputs[0], images)
-    assert math.isnan(out["context"]) and math.isnan(out["similarity"])
-    assert out["total"] == pytest.approx(out["seg"])
+    assert set(out) == {"loss", "seg"}
+    assert out["loss"].item() == pytest.approx(out["seg"].item())
+    result = fit(_CountingNet(), _loader(images, target), make_step(0, weights=(1, 0, 0)), _sgd(0.01))
+    assert {"train_loss", "train_seg"} <= set(result.epochs[0]) and "train_context" not in result.epochs[0]
 
 
 def test_multiclass_step_runs():
     net = _CountingNet(out_channels=4)
     images, _ = _batch()
     y = torch.randint(0, 4, (2, 16, 16), generator=torch.Generator().manual_seed(0))
-    out = masksup_step(net, torch.optim.SGD(net.parameters(), lr=0.01), images, y, generator=0)
-    assert all(math.isfinite(v) for v in out.values())
+    result = fit(net, _loader(images, y), make_step(0), _sgd(0.01))
+    assert all(math.isfinite(v) for k, v in result.epochs[0].items() if k.startswith("train_"))
 
 
 def test_predict_uses_the_unmasked_image_once_in_eval_mode():
@@ -193,16 +222,15 @@ def test_predict_uses_the_unmasked_image_once_in_eval_mode():
     assert torch.equal(logits, net.conv2(torch.tanh(net.conv1(images))).detach())
 
 
-def test_step_argument_errors():
+def test_forward_argument_errors():
     net = _CountingNet()
     images, target = _batch()
-    opt = torch.optim.SGD(net.parameters(), lr=0.0)
     with pytest.raises(TypeError, match="generator"):
-        masksup_step(net, opt, images, target)
+        masksup_forward(net, images, target)
     with pytest.raises(ValueError, match="siamese"):
-        masksup_step(net, opt, images, target, generator=0, siamese="shared")
+        masksup_forward(net, images, target, generator=0, siamese="shared")
     with pytest.raises(ValueError, match="masks must be"):
-        masksup_step(net, opt, images, target, masks=torch.zeros(2, 8, 8, dtype=torch.bool))
+        masksup_forward(net, images, target, masks=torch.zeros(2, 8, 8, dtype=torch.bool))
 
 
 def test_make_step_draws_new_masks_each_call_and_is_deterministic():
@@ -221,15 +249,31 @@ def test_make_step_draws_new_masks_each_call_and_is_deterministic():
     assert all(torch.equal(a, b) for a, b in zip(*seen))  # same seed, same masks
 
 
-def test_make_step_trains_with_the_shared_loop():
-    from densepred.train import TrainConfig, fit
-
+def test_step_state_round_trips_and_a_resumed_run_draws_the_same_masks(tmp_path):
     images, target = _batch()
-    net = _CountingNet()
-    loader = [{"image": images, "mask": target[:, 0].long()}]
-    history = fit(net, loader, make_step(0, level="low"), TrainConfig(epochs=2, scheduler=None, device="cpu"),
-                  progress=False)
-    assert len(history) == 2 and {"loss", "seg", "context", "similarity", "coverage"} <= set(history[0])
-    baseline = fit(_CountingNet(), loader, make_step(0, weights=(1, 0, 0)),
-                   TrainConfig(epochs=1, scheduler=None, device="cpu"), progress=False)
-    assert set(baseline[0]) >= {"loss", "seg"} and "context" not in baseline[0]
+    step, other = make_step(7), make_step(0)
+    step(_CountingNet(), _loader(images, target)[0])
+    other.load_state_dict(step.state_dict())
+    a, b = _CountingNet(), _CountingNet()
+    step(a, _loader(images, target)[0])
+    other(b, _loader(images, target)[0])
+    assert torch.equal(a.inputs[1], b.inputs[1])  # same generator state, same next masks
+
+    cfg = TrainConfig(epochs=3, optimizer="sgd", lr=0.05, momentum=0.0, weight_decay=0.0, scheduler=None,
+                      clip=None, device="cpu", checkpoint_every=1)
+    loader = _loader(images, target)
+    whole = _CountingNet()
+    fit(whole, loader, make_step(7), cfg, seed=0)
+
+    class Stop(Exception):
+        pass
+
+    def stop_at_2(i, out):
+        if i == 2:
+            raise Stop
+
+    with pytest.raises(Stop):
+        fit(_CountingNet(), loader, make_step(7), cfg, seed=0, checkpoint_dir=tmp_path, on_step=stop_at_2)
+    resumed = _CountingNet()
+    fit(resumed, loader, make_step(7), cfg, seed=0, checkpoint_dir=tmp_path)
+    assert all(torch.allclose(p, q) for p, q in zip(whole.parameters(), resumed.parameters()))

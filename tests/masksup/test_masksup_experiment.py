@@ -5,12 +5,14 @@ import pytest
 import torch
 
 from densepred import published
-from densepred.complexity import count_parameters
-from densepred.masksup.experiments import (NETWORKS, VARIANTS, Trained, evaluate,
-                                           improvement_verdict, masksup_splits, robustness_curve, train)
+from densepred.data import make_loader
+from densepred.engine import TrainConfig, clear_events, events
+from densepred.masksup.experiments import (NETWORKS, VARIANTS, MaskSupRun, binary_miou_baselines, evaluate,
+                                           n_parameters,
+                                           masksup_split, num_classes, robustness_curve, train, trivial_scores)
+from densepred.metrics import confusion_matrix, miou_from_confusion
 from densepred.models import build_model
 from densepred.models.small_unets import small_unet
-from densepred.train import TrainConfig
 
 
 class _Constant(torch.nn.Module):
@@ -36,12 +38,12 @@ def test_base_networks_shapes(kind, out):
 def test_unetpp_has_about_three_times_the_unet_parameters():
     # Table 4 of masksup: U-Net++ 9 M vs U-Net 3 M.
     for width in (4, 8, 16):
-        ratio = count_parameters(small_unet("unetpp", width=width)) / count_parameters(small_unet("unet", width=width))
+        ratio = n_parameters(small_unet("unetpp", width=width)) / n_parameters(small_unet("unet", width=width))
         assert 2.5 < ratio < 3.5, (width, ratio)
 
 
 def test_registry_and_bad_kind():
-    assert count_parameters(build_model(NETWORKS["U-Net"], width=4)) == count_parameters(small_unet("unet", width=4))
+    assert n_parameters(build_model(NETWORKS["U-Net"], width=4)) == n_parameters(small_unet("unet", width=4))
     with pytest.raises(ValueError, match="kind"):
         small_unet("segformer")
     with pytest.raises(ValueError, match="width"):
@@ -53,26 +55,30 @@ def test_variants_are_eq3_weights():
 
 
 def test_splits_binary_and_street_are_normalised():
-    train_set, test, k = masksup_splits("synth-glands", 4, 3, (32, 32), seed=0)
-    assert k == 2 and len(train_set) == 4 and test["image"].shape == (3, 3, 32, 32)
+    train_set = masksup_split("synth-glands", "train", 4, (32, 32))
+    test = next(iter(make_loader(masksup_split("synth-glands", "test", 3, (32, 32)), 3)))
+    assert num_classes(train_set) == 2 and len(train_set) == 4 and test["image"].shape == (3, 3, 32, 32)
     assert test["image"].min() >= -1 and test["image"].max() <= 1 and test["image"].min() < -0.2
     assert set(test["mask"].unique().tolist()) <= {0, 1}
-    _, street, k = masksup_splits("synth-street", 2, 2, (32, 64), seed=0)
-    assert k == 19 and street["mask"].shape == (2, 32, 64)
-    assert set(street["mask"].unique().tolist()) <= set(range(19)) | {255}
+    street = masksup_split("synth-street", "test", 2, (32, 64))
+    assert num_classes(street) == 19 and street[0]["mask"].shape == (32, 64)
+    assert set(street[0]["mask"].unique().tolist()) <= set(range(19)) | {255}
+
+
+def _items(images, masks, batch_size=2):
+    return make_loader([{"image": x, "mask": m} for x, m in zip(images, masks)], batch_size)
 
 
 def test_evaluate_binary_miou_matches_direct_two_class_computation():
     g = torch.Generator().manual_seed(0)
     logits = torch.randn(1, 1, 8, 8, generator=g)
     target = (torch.rand(3, 8, 8, generator=g) > 0.5).long()
-    t = Trained("const", "baseline", _Constant(logits), [], num_classes=2)
-    out = evaluate(t, {"image": torch.zeros(3, 3, 8, 8), "mask": target}, batch_size=2)
+    out = evaluate(_Constant(logits), _items(torch.zeros(3, 3, 8, 8), target), 2, keep=3)
     pred = (logits[0, 0] > 0).long().expand(3, 8, 8)
     inter = [((pred == c) & (target == c)).sum().item() for c in (0, 1)]
     union = [((pred == c) | (target == c)).sum().item() for c in (0, 1)]
     assert out["miou"] == pytest.approx(np.mean([i / u for i, u in zip(inter, union)]))
-    assert out["cm"].sum() == 3 * 64 and torch.equal(out["pred"], pred)
+    assert torch.equal(out["pred"], pred) and out["coverage"] == 0.0
 
 
 def test_evaluate_multiclass_ignores_void():
@@ -80,9 +86,8 @@ def test_evaluate_multiclass_ignores_void():
     logits[0, 2] = 1.0  # always predicts class 2
     target = torch.full((1, 4, 4), 255)
     target[0, 0] = 2
-    t = Trained("const", "baseline", _Constant(logits), [], num_classes=3)
-    out = evaluate(t, {"image": torch.zeros(1, 3, 4, 4), "mask": target})
-    assert out["cm"].sum() == 4 and out["miou"] == 1.0 and out["pixel_acc"] == 1.0
+    out = evaluate(_Constant(logits), _items(torch.zeros(1, 3, 4, 4), target), 3)
+    assert out["miou"] == 1.0 and out["pixel_acc"] == 1.0
 
 
 def test_evaluate_applies_masks_to_the_images():
@@ -97,45 +102,70 @@ def test_evaluate_applies_masks_to_the_images():
             seen.append(x.clone())
             return torch.zeros(x.shape[0], 1, *x.shape[-2:])
 
-    t = Trained("spy", "baseline", Spy(), [], num_classes=2)
-    masks = torch.zeros(2, 4, 4, dtype=torch.bool)
-    masks[:, :2] = True
-    evaluate(t, {"image": torch.ones(2, 3, 4, 4), "mask": torch.zeros(2, 4, 4, dtype=torch.long)}, masks)
-    assert (seen[0][:, :, :2] == 0).all() and (seen[0][:, :, 2:] == 1).all()
+    out = evaluate(Spy(), _items(torch.ones(2, 3, 16, 16), torch.zeros(2, 16, 16, dtype=torch.long)), 2,
+                   ratio=(0.3, 0.4), keep=2)
+    removed = seen[0][:, 0] == 0
+    assert torch.equal(removed, (seen[0] == 0).all(1)) and ((seen[0] == 0) | (seen[0] == 1)).all()
+    cov = removed.float().mean((1, 2))
+    assert ((cov >= 0.3) & (cov <= 0.4)).all() and out["coverage"] == pytest.approx(float(cov.mean()))
+    assert torch.equal(out["masked"], seen[0])
 
 
 def test_robustness_curve_coverage_and_pairing():
     logits = torch.randn(1, 1, 32, 32, generator=torch.Generator().manual_seed(1))
-    t = Trained("const", "baseline", _Constant(logits), [], num_classes=2)
-    test = {"image": torch.randn(4, 3, 32, 32), "mask": torch.zeros(4, 32, 32, dtype=torch.long)}
-    a = robustness_curve(t, test, coverages=(0.0, 0.3, 0.6), seed=5)
-    b = robustness_curve(t, test, coverages=(0.0, 0.3, 0.6), seed=5)
-    assert list(a["coverage"]) == [0.0, 0.3, 0.6] and a["measured"][0] == 0
-    assert abs(a["measured"][1] - 0.3) <= 0.02 + 1e-9 and abs(a["measured"][2] - 0.6) <= 0.02 + 1e-9
-    assert a.equals(b)  # same seed, same masks
+    loader = _items(torch.randn(4, 3, 32, 32), torch.zeros(4, 32, 32, dtype=torch.long))
+    a = robustness_curve(_Constant(logits), loader, 2, coverages=(0.0, 0.3, 0.6), seed=5)
+    b = robustness_curve(_Constant(logits), loader, 2, coverages=(0.0, 0.3, 0.6), seed=5)
+    assert [r["coverage"] for r in a] == [0.0, 0.3, 0.6] and a[0]["measured"] == 0
+    assert abs(a[1]["measured"] - 0.3) <= 0.02 + 1e-9 and abs(a[2]["measured"] - 0.6) <= 0.02 + 1e-9
+    assert a == b  # same seed, same masks
 
 
-def test_improvement_verdict():
-    assert improvement_verdict([0.5, 1.0]) == "reproduced"
-    assert improvement_verdict([0.5, -1.0]) == "partial"
-    assert improvement_verdict([-0.5, -1.0, 0.2]) == "not reproduced"
-    assert improvement_verdict([0.0]) == "not reproduced"
-    with pytest.raises(ValueError):
-        improvement_verdict([])
+def test_binary_miou_baselines_match_direct_computation():
+    g = torch.Generator().manual_seed(0)
+    images = torch.rand(4, 3, 8, 8, generator=g) * 2 - 1
+    masks = (images.mean(1) > 0.1).long()
+    masks[0, 0, :4] = 1 - masks[0, 0, :4]  # a few pixels the threshold gets wrong
+    masks[1, 1, 1] = 255                      # void is left out
+    thr = [-0.5, 0.1, 0.5]
+    out = binary_miou_baselines(_items(images, masks), thresholds=torch.tensor(thr, dtype=torch.float64))
+    valid = masks != 255
+    fg = (masks == 1) & valid
+    n, n_fg = valid.sum().item(), fg.sum().item()
+    assert out["all_background"] == pytest.approx((n - n_fg) / n / 2)
+    grey = images.double().mean(1)
+    direct = [miou_from_confusion(confusion_matrix(p.long(), masks, 2, ignore_index=255))
+              for t in thr for p in (grey > t, grey <= t)]
+    assert out["best_threshold"] == pytest.approx(max(direct))
 
 
-def test_train_variants_share_init_and_baseline_skips_masked_branch():
-    train_set, test, k = masksup_splits("synth-polyps", 4, 2, (32, 32), seed=0)
+def test_trivial_scores_per_task():
+    tr = make_loader(masksup_split("synth-street", "train", 2, (32, 64)), 2)
+    te = make_loader(masksup_split("synth-street", "test", 2, (32, 64)), 2)
+    assert set(trivial_scores("synth-street", te, tr, 19)) == {"majority_class"}
+    tb = make_loader(masksup_split("synth-polyps", "test", 2, (32, 32)), 2)
+    s = trivial_scores("synth-polyps", tb, tb, 2)
+    assert set(s) == {"all_background", "best_threshold"} and 0 < s["all_background"] <= 0.5
+
+
+def test_train_through_the_engine_and_the_run_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("DENSEPRED_CACHE", str(tmp_path))
+    clear_events()
     cfg = TrainConfig(epochs=1, lr=1e-3, scheduler=None, clip=None, device="cpu")
-    base = train("small-unet", train_set, k, cfg, batch_size=2, seed=3, variant="baseline", width=4)
-    full = train("small-unet", train_set, k, cfg, batch_size=2, seed=3, variant="MaskSup", width=4)
-    again = train("small-unet", train_set, k, cfg, batch_size=2, seed=3, variant="MaskSup", width=4)
-    assert "similarity" not in base.history[-1] and 0.5 <= full.history[-1]["coverage"] <= 0.6
-    assert full.history[-1]["loss"] == again.history[-1]["loss"]  # deterministic under the seed
-    assert count_parameters(base.model) == count_parameters(full.model)
-    assert 0.0 <= evaluate(full, test)["miou"] <= 1.0
+    run = MaskSupRun("small-unet", "synth-polyps", "MaskSup", cfg, n_train=4, size=(32, 32), width=4, batch_size=2)
+    full, rec = train(run, 3)
+    again, rec2 = train(run, 3)
+    assert not rec["hit"] and rec2["hit"] and [e["event"] for e in events()] == ["miss", "hit"]
+    assert all(torch.equal(a, b) for a, b in zip(full.state_dict().values(), again.state_dict().values()))
+    assert 0.5 <= rec["curves"]["epochs"][-1]["train_coverage"] <= 0.6
+    base, rec_b = train(MaskSupRun("small-unet", "synth-polyps", "baseline", cfg, n_train=4, size=(32, 32),
+                                   width=4, batch_size=2), 3)
+    assert not rec_b["hit"] and "train_similarity" not in rec_b["curves"]["epochs"][-1]
+    assert n_parameters(base) == n_parameters(full)
+    test = make_loader(masksup_split("synth-polyps", "test", 2, (32, 32)), 2)
+    assert 0.0 <= evaluate(full, test, 2)["miou"] <= 1.0
     with pytest.raises(ValueError, match="variant"):
-        train("small-unet", train_set, k, cfg, variant="+TS")
+        MaskSupRun("small-unet", "synth-polyps", "+TS", cfg)
 
 
 def test_published_tables_transcribed_consistently():

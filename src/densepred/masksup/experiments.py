@@ -1,27 +1,30 @@
-"""MaskSup experiments: train a base network as the baseline, with the context branch, and with the context
-branch and task similarity (full MaskSup), then score it by mIoU from a confusion matrix, also on masked test
-images (Tables 1-4 and Figs. 5-6 of masksup).
+"""MaskSup experiments: train a base network as the baseline, with the context branch (+CB), and with the context
+branch and task similarity (full MaskSup), then score it by mIoU from a confusion matrix streamed over the test
+split, also on masked test images (Tables 1, 3, 4 and Figs. 5-6 of masksup).
 
-Used by the masksup notebooks 02-04; every function is deterministic under its ``seed``. Images are normalised to
-[-1, 1] before masking, so that a removed pixel (set to 0 by :func:`densepred.masksup.masking.apply_mask`) is the
-normalised mean, as in the official code.
+Every model is trained once through :func:`densepred.engine.fit` and kept in the run cache
+(:func:`densepred.engine.cached_run`, protocol ``"masksup.train"``): notebooks 02-04 ask for the same
+:class:`MaskSupRun` and get the same weights. Images are normalised to [-1, 1] (``Normalize(0.5, 0.5)``) before
+masking, so a removed pixel (set to 0 by :func:`densepred.masksup.masking.apply_mask`) is the normalised mean, as
+in the official code.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import nn
-from torch.utils.data import Dataset
 
+from .. import evidence
+from ..data import eval_split, load_split, make_loader
+from ..data.transforms import Normalize
+from ..engine import RunOutput, TrainConfig, cached_run, fit, seed_everything
+from ..metrics import confusion_matrix, miou_from_confusion, pixel_accuracy, trivial_baselines
 from .masking import apply_mask, random_holes
 from .method import make_step, predict
-from ..metrics import confusion_matrix, miou_from_confusion, pixel_accuracy
-from ..train import TrainConfig, fit, make_loader, seed_everything
 
 #: Loss weights ``(a1, a2, a3)`` of Eq. 3 for the variants of Fig. 5 of masksup: the base network alone, with the
 #: context branch (CB), and with the context branch and the task-similarity constraint (CB & TS = MaskSup).
@@ -31,87 +34,153 @@ VARIANTS: dict[str, tuple[float, float, float]] = {
     "MaskSup": (1.0, 1.0, 1.0),
 }
 
-#: Base networks: the registry's small MONAI U-Net and U-Net++ (:mod:`densepred.models.small_unets`).
+#: Base networks at the smoke and cpu profiles: the registry's small MONAI U-Net and U-Net++
+#: (:mod:`densepred.models.small_unets`). The paper-width ``unet`` / ``unetplusplus`` are registry names too.
 NETWORKS = {"U-Net": "small-unet", "U-Net++": "small-unetpp"}
 
+#: Multi-class datasets (the NYUDv2 claims); the others are binary (one output channel, BCE).
+MULTI_CLASS = ("synth-street", "nyuv2", "cityscapes")
+
+#: How far (mIoU points) every trained model must clear each trivial baseline before a comparison is judged.
+TRIVIAL_MARGIN = 5.0
+
+#: Images to [-1, 1], as the official code.
+NORMALIZE = Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+
 __all__ = [
-    "NETWORKS", "VARIANTS", "Trained", "evaluate", "improvement_verdict", "masksup_splits",
-    "plot_examples", "robustness_curve", "train",
+    "MULTI_CLASS", "NETWORKS", "TRIVIAL_MARGIN", "VARIANTS", "MaskSupRun", "Setup", "baselines",
+    "baseline_preconditions", "baseline_terms", "build_network", "binary_miou_baselines", "evaluate", "is_multi_class",
+    "masksup_split", "n_parameters", "num_classes", "plot_examples", "robustness_curve", "train", "trivial_scores",
 ]
 
 
-class _Items(Dataset):
-    """Dict items ``{"image", "mask"}`` from stacked tensors (already normalised)."""
+@dataclass(frozen=True)
+class MaskSupRun:
+    """Everything that decides one trained model (the run cache's key, with the seed).
 
-    def __init__(self, images: torch.Tensor, masks: torch.Tensor):
-        self.images, self.masks = images, masks
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def __getitem__(self, i: int) -> dict:
-        return {"image": self.images[i], "mask": self.masks[i]}
-
-
-def _stack(dataset: Dataset) -> dict[str, torch.Tensor]:
-    items = [dataset[i] for i in range(len(dataset))]
-    images = torch.stack([it["image"] for it in items]).float()
-    return {"image": (images - 0.5) / 0.5, "mask": torch.stack([it["mask"] for it in items]).long()}
-
-
-def masksup_splits(name: str, n_train: int = 64, n_test: int = 32, size=(64, 64), seed: int = 0, data_root=None
-                   ) -> tuple[Dataset, dict[str, torch.Tensor], int]:
-    """``(train Dataset, test tensors, num_classes)`` of dataset ``name`` with images normalised to [-1, 1].
-
-    Test tensors: ``image`` (N, 3, H, W), ``mask`` (N, H, W) int64 ({0, 1} for binary datasets, class ids with
-    255 void for multi-class ones). ``num_classes`` is 2 for binary datasets (the network then has one output
-    channel). Synthetic names take ``n_train`` / ``n_test`` items at ``size``; real ones read ``data_root``.
+    ``network``: a registry name (``small-unet``, ``small-unetpp``, ``unet``, ``unetplusplus``); ``width``: the
+    small networks' base width (ignored by the paper-width ones); ``variant``: a key of :data:`VARIANTS`;
+    ``level``: training masks ``"low"`` / ``"high"`` (Table 3); ``n_train``: training items (``None``: the whole
+    split of a real dataset); ``size``: ``(H, W)``; ``data_root``: where real datasets are (``None`` for
+    synthetic ones or the default root).
     """
-    from ..data import SYNTHETIC_NAMES, load_dataset
-
-    if name in SYNTHETIC_NAMES:
-        train_ds = load_dataset(name, split="train", n=n_train, size=tuple(size), seed=seed, cache=True)
-        test_ds = load_dataset(name, split="test", n=n_test, size=tuple(size), seed=seed, cache=True)
-    else:
-        train_ds = load_dataset(name, root=data_root, split="train", size=tuple(size))
-        test_ds = load_dataset(name, root=data_root, split="test", size=tuple(size))
-    num_classes = int(getattr(train_ds, "num_classes", 2))
-    train_t = _stack(train_ds)
-    return _Items(train_t["image"], train_t["mask"]), _stack(test_ds), max(num_classes, 2)
-
-
-@dataclass
-class Trained:
-    """A trained base network with its variant, per-epoch history and training time."""
 
     network: str
+    dataset: str
     variant: str
-    model: nn.Module
-    history: list[dict]
-    num_classes: int
-    seconds: float = 0.0
+    train: TrainConfig
+    level: str = "high"
+    n_train: int | None = 64
+    size: tuple[int, int] = (64, 64)
+    width: int = 8
+    batch_size: int = 8
+    data_root: str | None = None
+
+    def __post_init__(self):
+        if self.variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {list(VARIANTS)}, got {self.variant!r}")
+        if self.level not in ("low", "high"):
+            raise ValueError(f"level must be 'low' or 'high', got {self.level!r}")
+        object.__setattr__(self, "size", tuple(int(s) for s in self.size))
 
 
-def train(network: str, train_set: Dataset, num_classes: int, cfg: TrainConfig, batch_size: int = 8, seed: int = 0,
-          variant: str = "MaskSup", level: str = "high", width: int = 8, progress: bool = False) -> Trained:
-    """Train registry network ``network`` (``small-unet`` / ``small-unetpp``) with the loss weights of
-    ``variant`` (a key of :data:`VARIANTS`) and masks of ``level`` (``"low"`` / ``"high"``, Table 3).
+@dataclass(frozen=True)
+class Setup:
+    """A page's protocol (shared by notebooks 02-04 through the profile): turns (network label, dataset, variant,
+    level) into the :class:`MaskSupRun` the run cache knows, and serves the test and training loaders.
+
+    ``architectures``: base-network label (``"U-Net"``, ``"U-Net++"``) -> registry name (default
+    :data:`NETWORKS`); sizes ``(H, W)`` for binary and multi-class datasets.
+    """
+
+    train: TrainConfig
+    binary_size: tuple[int, int]
+    street_size: tuple[int, int]
+    n_train: int | None
+    n_test: int | None
+    width: int
+    batch_size: int
+    data_root: str | None = None
+    architectures: dict | None = None
+
+    def size(self, dataset: str) -> tuple[int, int]:
+        return tuple(int(s) for s in (self.street_size if is_multi_class(dataset) else self.binary_size))
+
+    def run(self, network: str, dataset: str, variant: str, level: str = "high") -> MaskSupRun:
+        arch = (self.architectures or NETWORKS)[network]
+        root = None if dataset.startswith("synth-") or self.data_root is None else str(self.data_root)
+        return MaskSupRun(arch, dataset, variant, self.train, level, self.n_train, self.size(dataset), self.width,
+                          self.batch_size, root)
+
+    def loader(self, dataset: str, split: str | None = None):
+        """The evaluation split (``split=None``) or ``split`` of ``dataset``, streamed in order."""
+        split = split or eval_split(dataset)
+        n = self.n_train if split == "train" else self.n_test
+        return make_loader(masksup_split(dataset, split, n, self.size(dataset), data_root=self.data_root),
+                           self.batch_size)
+
+
+def is_multi_class(name: str) -> bool:
+    """Whether dataset ``name`` (any alias the data layer knows) is one of :data:`MULTI_CLASS`."""
+    from ..data.datasets import canonical_name
+
+    return canonical_name(name) in MULTI_CLASS
+
+
+def masksup_split(name: str, split: str = "train", n: int | None = None, size=(64, 64), seed: int = 0,
+                  data_root=None):
+    """A lazy split of ``name`` with images normalised to [-1, 1] (:data:`NORMALIZE`), masks ``(H, W)`` int64
+    ({0, 1} for binary datasets, class ids with 255 void for multi-class ones)."""
+    task = "segmentation" if is_multi_class(name) else "binary"
+    return load_split(name, split, n=n, seed=seed, data_root=data_root, size=tuple(size), transform=NORMALIZE,
+                      task=task)
+
+
+def num_classes(split) -> int:
+    """Classes scored by mIoU: 2 for binary datasets (background and foreground), else the dataset's."""
+    return max(int(getattr(split, "num_classes", 2)), 2)
+
+
+def build_network(network: str, classes: int, width: int = 8) -> nn.Module:
+    """Registry network ``network`` with one output channel for 2 classes (BCE) or ``classes`` channels."""
+    from ..models import build_model
+
+    out = 1 if classes == 2 else classes
+    if network.startswith("small-"):
+        return build_model(network, width=width, out_channels=out)
+    return build_model(network, num_classes=out)
+
+
+def n_parameters(model: nn.Module) -> int:
+    """Number of parameters of ``model`` (all of them: MaskSup adds none)."""
+    return sum(p.numel() for p in model.parameters())
+
+
+def _train(run: MaskSupRun, seed: int, checkpoint_dir: Path) -> RunOutput:
+    seed_everything(seed)
+    data = masksup_split(run.dataset, "train", run.n_train, run.size, data_root=run.data_root)
+    model = build_network(run.network, num_classes(data), run.width)
+    loader = make_loader(data, run.batch_size, shuffle=True, seed=seed, drop_last=len(data) > run.batch_size)
+    # the mask stream follows the seed; the engine checkpoints its state, so a resumed run draws the same masks
+    step = make_step(10_000 + seed, level=run.level, weights=VARIANTS[run.variant])
+    result = fit(model, loader, step, run.train, seed=seed, checkpoint_dir=checkpoint_dir / "fit")
+    return RunOutput(model.state_dict(), {"final_loss": result.epochs[-1]["train_loss"]}, result.curves)
+
+
+def train(run: MaskSupRun, seed: int) -> tuple[nn.Module, dict]:
+    """The model of ``run`` and ``seed`` from the run cache (trained on a miss), in eval mode, with its record:
+    ``{"curves": per-epoch dicts (``train_loss``, ``train_seg``, ``train_context``, ``train_similarity``,
+    ``train_coverage``), "hit": bool, "train_seconds": float}``.
 
     The model's initial weights, the batch order and the masks all follow from ``seed``, so the variants of one
     seed start from the same weights and see the same batches.
     """
-    from ..models import build_model
-
-    if variant not in VARIANTS:
-        raise ValueError(f"variant must be one of {list(VARIANTS)}, got {variant!r}")
-    seed_everything(seed)
-    out_channels = 1 if num_classes == 2 else num_classes
-    model = build_model(network, width=width, out_channels=out_channels)
-    loader = make_loader(train_set, batch_size, shuffle=True, seed=seed, drop_last=len(train_set) > batch_size)
-    step = make_step(10_000 + seed, level=level, weights=VARIANTS[variant])
-    t0 = time.perf_counter()
-    history = fit(model, loader, step, cfg, progress=progress, desc=f"{network} {variant} s{seed}")
-    return Trained(network, variant, model.eval(), history, num_classes, time.perf_counter() - t0)
+    cached = cached_run("masksup.train", run, seed, [__name__], _train)
+    data = masksup_split(run.dataset, "train", run.n_train, run.size, data_root=run.data_root)
+    model = build_network(run.network, num_classes(data), run.width)
+    model.load_state_dict(cached.state)
+    return model.eval(), {"curves": cached.curves, "hit": cached.hit, "train_seconds": cached.train_seconds,
+                          "metrics": cached.metrics}
 
 
 def _labels(logits: torch.Tensor) -> torch.Tensor:
@@ -119,72 +188,140 @@ def _labels(logits: torch.Tensor) -> torch.Tensor:
     return (logits[:, 0] > 0).long() if logits.shape[1] == 1 else logits.argmax(1)
 
 
+def _masks_for(batch_index: int, n: int, h: int, w: int, ratio, seed: int) -> torch.Tensor:
+    # one generator per (seed, batch): the same masks for every model evaluated with the same loader and seed
+    return random_holes(h, w, ratio=ratio, generator=np.random.default_rng([seed, batch_index]), batch=n)
+
+
 @torch.no_grad()
-def evaluate(trained: Trained, test: dict[str, torch.Tensor], masks: torch.Tensor | None = None,
-             batch_size: int = 32) -> dict:
-    """mIoU and pixel accuracy from one confusion matrix summed over the test set (binary: 2 classes,
-    background and foreground, as the paper's GLaS/Kvasir mIoU).
+def evaluate(model: nn.Module, loader, classes: int, ratio: tuple[float, float] | None = None, seed: int = 0,
+             keep: int = 0) -> dict:
+    """mIoU and pixel accuracy from one confusion matrix summed over the batches of ``loader`` (streamed; binary:
+    2 classes, background and foreground, as the paper's GLaS/Kvasir mIoU).
 
-    ``masks``: optional ``(N, H, W)`` bool masks applied to the (normalised) test images first (Fig. 6). Returns
-    ``{"miou", "pixel_acc", "cm", "pred"}`` (``pred``: ``(N, H, W)`` predicted labels).
+    ``ratio``: optional ``(lo, hi)`` coverage of streak-and-hole masks applied to every (normalised) test image
+    first (Fig. 6), drawn from ``seed`` per batch; ``keep``: how many first items' predictions (and masked images)
+    to return. Returns ``{"miou", "pixel_acc", "coverage", "pred", "masked"}`` (``coverage``: the mean share of
+    removed pixels; ``pred``: ``(keep, H, W)``).
     """
-    device = next(trained.model.parameters()).device
-    cm = torch.zeros(trained.num_classes, trained.num_classes, dtype=torch.int64)
-    preds = []
-    for i in range(0, len(test["image"]), batch_size):
-        x = test["image"][i:i + batch_size]
-        if masks is not None:
-            x = apply_mask(x, masks[i:i + batch_size])
-        pred = _labels(predict(trained.model, x.to(device))).cpu()
-        cm += confusion_matrix(pred, test["mask"][i:i + batch_size], trained.num_classes, ignore_index=255)
-        preds.append(pred)
-    return {"miou": miou_from_confusion(cm), "pixel_acc": pixel_accuracy(cm), "cm": cm, "pred": torch.cat(preds)}
+    device = next(model.parameters()).device
+    cm = torch.zeros(classes, classes, dtype=torch.int64)
+    preds, shown, removed, pixels = [], [], 0, 0
+    for i, batch in enumerate(loader):
+        x = batch["image"]
+        if ratio is not None:
+            n, _, h, w = x.shape
+            m = _masks_for(i, n, h, w, ratio, seed)
+            x = apply_mask(x, m)
+            removed, pixels = removed + int(m.sum()), pixels + m.numel()
+        pred = _labels(predict(model, x.to(device))).cpu()
+        cm += confusion_matrix(pred, batch["mask"], classes, ignore_index=255)
+        if sum(len(p) for p in preds) < keep:
+            preds.append(pred)
+            shown.append(x)
+    out = {"miou": miou_from_confusion(cm), "pixel_acc": pixel_accuracy(cm),
+           "coverage": removed / pixels if pixels else 0.0}
+    if keep:
+        out["pred"], out["masked"] = torch.cat(preds)[:keep], torch.cat(shown)[:keep]
+    return out
 
 
-def robustness_curve(trained: Trained, test: dict[str, torch.Tensor], coverages=(0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6),
-                     half_width: float = 0.02, seed: int = 0) -> pd.DataFrame:
+def robustness_curve(model: nn.Module, loader, classes: int, coverages=(0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6),
+                     half_width: float = 0.02, seed: int = 0) -> list[dict]:
     """mIoU on test images with streak-and-hole masks of increasing coverage (Fig. 6 of masksup, as a curve).
 
     For coverage ``c > 0`` every test image gets a mask with coverage in ``[c - half_width, c + half_width]``
-    drawn from ``seed`` (the same masks for every model given the same seed, so curves are paired); ``c = 0`` is
-    the clean test set. Returns a DataFrame with columns ``coverage``, ``measured`` (mean coverage drawn), ``miou``.
+    drawn from ``seed`` (the same masks for every model given the same loader and seed, so curves are paired);
+    ``c = 0`` is the clean test set. Returns rows ``{"coverage", "measured", "miou"}``.
     """
-    n, _, h, w = test["image"].shape
     rows = []
     for k, c in enumerate(coverages):
-        if c <= 0:
-            masks = None
-            measured = 0.0
-        else:
-            ratio = (max(c - half_width, 0.0), min(c + half_width, 1.0))
-            masks = random_holes(h, w, ratio=ratio, generator=seed * 1000 + k, batch=n)
-            measured = float(masks.float().mean())
-        rows.append({"coverage": float(c), "measured": measured, "miou": evaluate(trained, test, masks)["miou"]})
-    return pd.DataFrame(rows)
+        ratio = None if c <= 0 else (max(c - half_width, 0.0), min(c + half_width, 1.0))
+        r = evaluate(model, loader, classes, ratio, seed=seed * 1000 + k)
+        rows.append({"coverage": float(c), "measured": r["coverage"], "miou": r["miou"]})
+    return rows
 
 
-def improvement_verdict(deltas) -> str:
-    """Verdict for a directional claim ("A improves over B") from the mean improvement of each comparison
-    (e.g. one per dataset and base network): ``reproduced`` if every one is positive, ``partial`` if at least
-    half are, ``not reproduced`` otherwise."""
-    d = np.asarray(list(deltas), dtype=float)
-    if d.size == 0 or np.isnan(d).any():
-        raise ValueError(f"improvement_verdict needs at least one finite improvement, got {d.tolist()}")
-    share = float((d > 0).mean())
-    return "reproduced" if share == 1 else ("partial" if share >= 0.5 else "not reproduced")
+@torch.no_grad()
+def binary_miou_baselines(loader, thresholds: torch.Tensor | None = None) -> dict[str, float]:
+    """mIoU (2 classes, pooled confusion) of two trivial binary segmenters over a split, streamed.
+
+    - ``all_background``: predict background everywhere;
+    - ``best_threshold``: threshold the grey level (channel mean of the normalised image) at one global threshold,
+      with the better polarity, chosen among ``thresholds`` (default 129 levels in [-1, 1]) to maximise the mIoU
+      **on this split** (optimistic: no model-free threshold does better on it).
+
+    Hand-written because :func:`densepred.metrics.binary_baselines` scores these baselines by per-image Dice, and
+    the paper's (and our) comparisons are in pooled mIoU; the same cumulative-histogram trick is used here.
+    """
+    thr = torch.linspace(-1, 1, 129, dtype=torch.float64) if thresholds is None else torch.as_tensor(thresholds)
+    T = thr.numel()
+    h_all = torch.zeros(T + 1, dtype=torch.float64)
+    h_fg = torch.zeros(T + 1, dtype=torch.float64)
+    for batch in loader:
+        grey = batch["image"].double().mean(1).flatten()
+        t = batch["mask"].flatten()
+        valid = t != 255
+        i = torch.bucketize(grey[valid], thr)
+        h_all += torch.bincount(i, minlength=T + 1).double()
+        h_fg += torch.bincount(i[t[valid] > 0], minlength=T + 1).double()
+    n, n_fg = float(h_all.sum()), float(h_fg.sum())
+    if n == 0:
+        raise ValueError("binary_miou_baselines: the split has no labelled pixel.")
+    above = lambda h: h.flip(0).cumsum(0).flip(0)[1:]  # noqa: E731  (pixels with grey > thr[j])
+    best = 0.0
+    for pred, tp in ((above(h_all), above(h_fg)), (n - above(h_all), n_fg - above(h_fg))):
+        fp, fn = pred - tp, n_fg - tp
+        tn = n - tp - fp - fn
+        iou_fg = torch.where(tp + fp + fn > 0, tp / (tp + fp + fn).clamp_min(1), torch.ones_like(tp))
+        iou_bg = torch.where(tn + fp + fn > 0, tn / (tn + fp + fn).clamp_min(1), torch.ones_like(tn))
+        best = max(best, float(((iou_fg + iou_bg) / 2).max()))
+    background = (n - n_fg) / n / (2 if n_fg > 0 else 1)
+    return {"all_background": background, "best_threshold": best}
 
 
-def _show_labels(ax, labels: torch.Tensor, num_classes: int) -> None:
-    if num_classes == 2:
+def trivial_scores(name: str, test_loader, train_loader, classes: int) -> dict[str, float]:
+    """The trivial baselines' mIoU on the test split: binary datasets: ``all_background`` and ``best_threshold``
+    (:func:`binary_miou_baselines`); multi-class: ``majority_class`` (the training split's most frequent class,
+    :func:`densepred.metrics.trivial_baselines`)."""
+    if is_multi_class(name):
+        s = trivial_baselines(test_loader, "segmentation", reference=train_loader, num_classes=classes)
+        return {"majority_class": s["majority_miou"]}
+    return binary_miou_baselines(test_loader)
+
+
+def baselines(setup: Setup, dataset: str, margin: float = TRIVIAL_MARGIN) -> list[evidence.Baseline]:
+    """The trivial baselines of ``dataset``'s evaluation split as :class:`densepred.evidence.Baseline` in mIoU
+    points (x100), each to be cleared by ``margin``."""
+    test = setup.loader(dataset)
+    scores = trivial_scores(dataset, test, setup.loader(dataset, "train"), num_classes(test.dataset))
+    return [evidence.Baseline(name.replace("_", "-"), 100 * v, margin) for name, v in scores.items()]
+
+
+def baseline_preconditions(trivial: list[evidence.Baseline], models: dict) -> list[evidence.Precondition]:
+    """Every model of ``models`` (``{name: {seed: value}}``) clears every baseline of ``trivial`` (by its margin,
+    on every seed): the preconditions of a claim whose metric is not the baselines' (e.g. the similarity term)."""
+    return [p for b in trivial for name, per in models.items() for p in evidence.beats_baseline(name, per, b)]
+
+
+def baseline_terms(trivial: list[evidence.Baseline], models: dict) -> dict:
+    """Keyword arguments of :func:`densepred.evidence.comparison` that make every model of ``models``
+    (``{name: {seed: value}}``) clear every baseline of ``trivial``: the strongest one as ``baseline=`` (recorded
+    with the claim), the others as preconditions (``comparison`` takes one baseline per model)."""
+    ordered = sorted(trivial, key=lambda b: max(b.at(s) for per in models.values() for s in per), reverse=True)
+    pre = [p for b in ordered[1:] for name, per in models.items() for p in evidence.beats_baseline(name, per, b)]
+    return {"baseline": ordered[0], "preconditions": pre}
+
+
+def _show_labels(ax, labels: torch.Tensor, classes: int) -> None:
+    if classes == 2:
         ax.imshow(labels, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     else:
-        from ..data.street import VOID
-
-        shown = np.ma.masked_equal(labels.numpy(), VOID)
+        shown = np.ma.masked_equal(labels.numpy(), 255)
         ax.imshow(shown, cmap="tab20", vmin=0, vmax=19, interpolation="nearest")
 
 
-def plot_examples(panels: list[tuple[str, torch.Tensor]], num_classes: int, rows: int, row_titles=None,
+def plot_examples(panels: list[tuple[str, torch.Tensor]], classes: int, rows: int, row_titles=None,
                   size: float = 1.8):
     """A grid of examples: ``panels`` is a list of (column title, tensor) with tensors ``(rows, 3, H, W)``
     normalised images or ``(rows, H, W)`` label maps. Returns the figure."""
@@ -199,7 +336,7 @@ def plot_examples(panels: list[tuple[str, torch.Tensor]], num_classes: int, rows
             if item.dim() == 3:
                 ax.imshow(((item + 1) / 2).clamp(0, 1).permute(1, 2, 0))
             else:
-                _show_labels(ax, item, num_classes)
+                _show_labels(ax, item, classes)
             ax.set_xticks([])
             ax.set_yticks([])
             if r == 0:
@@ -208,3 +345,4 @@ def plot_examples(panels: list[tuple[str, torch.Tensor]], num_classes: int, rows
                 ax.set_ylabel(row_titles[r], fontsize=8)
     fig.tight_layout()
     return fig
+

@@ -29,7 +29,11 @@ import torch
 #: Coverage ranges (fraction of pixels removed) of the two masking levels of Table 3 of masksup.
 LEVELS: dict[str, tuple[float, float]] = {"low": (0.01, 0.10), "high": (0.50, 0.60)}
 
-__all__ = ["LEVELS", "apply_mask", "coverage", "mask_statistics", "random_holes"]
+__all__ = ["LEVELS", "IRREGULAR_MASKS_DIR", "apply_mask", "coverage", "irregular_masks", "mask_statistics",
+           "random_holes"]
+
+#: Where the NVIDIA irregular-mask set (Liu et al., 2018) is looked for under ``data_root``: its PNGs, any depth.
+IRREGULAR_MASKS_DIR = "irregular-masks"
 
 
 def _numpy_generator(generator) -> np.random.Generator:
@@ -266,3 +270,24 @@ def apply_mask(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     elif mask.dim() not in (2, 3, 4) or (mask.dim() == 3 and image.dim() == 3):
         raise ValueError(f"mask of shape {tuple(mask.shape)} does not match image of shape {tuple(image.shape)}")
     return image.masked_fill(mask.to(image.device), 0)
+
+
+def irregular_masks(data_root, size: int, n: int | None = None) -> torch.Tensor | None:
+    """Up to ``n`` PNG masks of the NVIDIA irregular-mask set from ``<data_root>/irregular-masks`` (sorted paths,
+    any depth), resized to ``size`` x ``size`` (nearest), ``True`` where removed (white in the set's PNGs,
+    binarised at 128). ``None`` when the folder is absent or holds no PNG."""
+    from pathlib import Path
+
+    from PIL import Image
+
+    if data_root is None:
+        return None
+    folder = Path(data_root).expanduser() / IRREGULAR_MASKS_DIR
+    paths = sorted(folder.rglob("*.png")) if folder.is_dir() else []
+    if not paths:
+        return None
+    out = []
+    for path in paths[:n]:
+        img = Image.open(path).convert("L").resize((size, size), Image.NEAREST)
+        out.append(torch.from_numpy(np.asarray(img) >= 128))
+    return torch.stack(out)

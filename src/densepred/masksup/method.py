@@ -8,14 +8,12 @@ the unmasked image only, so MaskSup adds no inference cost.
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 from .losses import masksup_loss
 from .masking import apply_mask, coverage, random_holes
 
-__all__ = ["make_step", "masksup_forward", "masksup_step", "predict"]
+__all__ = ["MaskSupStep", "make_step", "masksup_forward", "predict"]
 
 _SIAMESE = ("twice", "batched")
 
@@ -33,9 +31,26 @@ def masksup_forward(
     siamese: str = "twice",
     ignore_index: int = 255,
 ) -> dict[str, torch.Tensor]:
-    """Both branches and Eq. 3 of masksup, without the optimiser: the loss part of :func:`masksup_step`.
+    """Both branches and Eq. 3 of masksup (the engine's step does backward and the optimiser; see :func:`make_step`).
 
-    Arguments as :func:`masksup_step`. Returns tensors: ``"loss"`` (the total, with gradient), ``"seg"``, and
+    Args:
+        model: the base segmentation network ``f_theta``: ``(N, C_in, H, W) -> (N, C, H, W)`` logits.
+        images: ``(N, C_in, H, W)`` **normalised** images (masked pixels are set to 0 after normalisation, as in
+            the official code).
+        target: as :func:`densepred.masksup.losses.masksup_loss` (binary ``(N, 1, H, W)`` / ``(N, H, W)`` in
+            {0, 1}, or multi-class ``(N, H, W)`` ids).
+        generator: seed or generator for :func:`densepred.masksup.masking.random_holes` (required unless
+            ``masks``). In a training loop pass one ``numpy``/``torch`` Generator object: an int seed draws the
+            same masks at every step.
+        level, ratio: masking amount, as :func:`densepred.masksup.masking.random_holes` (default ``"high"``).
+        weights: ``(a1, a2, a3)`` of Eq. 3. With ``a2 = a3 = 0`` (the baseline) the masked branch is not run at
+            all, so the baseline sees no masked image (not even through BatchNorm statistics).
+        masks: optional precomputed ``(N, H, W)`` bool masks (True = removed) instead of drawing them.
+        siamese: ``"twice"`` calls the same module on the full then the masked batch, as the official code does
+            (BatchNorm statistics per branch); ``"batched"`` runs one pass on the concatenated ``2N`` batch
+            (faster on a GPU; BatchNorm statistics shared by both branches).
+
+    Returns tensors: ``"loss"`` (the total, with gradient), ``"seg"``, and
     unless the masked branch is skipped (``a2 = a3 = 0``), ``"context"``, ``"similarity"`` and ``"coverage"``
     (mean share of removed pixels).
     """
@@ -65,54 +80,31 @@ def masksup_forward(
     return {"loss": total, **terms, "coverage": coverage(masks).mean()}
 
 
-def masksup_step(
-    model: torch.nn.Module,
-    optimizer: torch.optim.Optimizer,
-    images: torch.Tensor,
-    target: torch.Tensor,
-    *,
-    generator=None,
-    level: str | None = None,
-    ratio: tuple[float, float] | None = None,
-    weights: tuple[float, float, float] = (1.0, 1.0, 1.0),
-    masks: torch.Tensor | None = None,
-    siamese: str = "twice",
-    ignore_index: int = 255,
-) -> dict[str, float]:
-    """One MaskSup optimisation step (forward both branches, Eq. 3, backward, ``optimizer.step()``).
+class MaskSupStep:
+    """A ``step(model, batch) -> dict`` for :func:`densepred.engine.fit` running :func:`masksup_forward` on
+    ``batch[image_key]`` (already normalised) and ``batch[target_key]``, drawing masks from one numpy Generator.
 
-    Args:
-        model: the base segmentation network ``f_theta``: ``(N, C_in, H, W) -> (N, C, H, W)`` logits.
-        optimizer: optimiser over ``model``'s parameters.
-        images: ``(N, C_in, H, W)`` **normalised** images (masked pixels are set to 0 after normalisation, as in
-            the official code).
-        target: as :func:`densepred.masksup.losses.masksup_loss` (binary ``(N, 1, H, W)`` / ``(N, H, W)`` in {0, 1}, or
-            multi-class ``(N, H, W)`` ids).
-        generator: seed or generator for :func:`densepred.masksup.masking.random_holes` (required unless ``masks``). In a
-            training loop pass one ``numpy``/``torch`` Generator object: an int seed draws the same masks at
-            every step.
-        level, ratio: masking amount, as :func:`densepred.masksup.masking.random_holes` (default ``"high"``).
-        weights: ``(a1, a2, a3)`` of Eq. 3. With ``a2 = a3 = 0`` (the baseline) the masked branch is not run at
-            all, so the baseline sees no masked image (not even through BatchNorm statistics).
-        masks: optional precomputed ``(N, H, W)`` bool masks (True = removed) instead of drawing them.
-        siamese: ``"twice"`` calls the same module on the full then the masked batch, as the official code does
-            (BatchNorm statistics per branch); ``"batched"`` runs one pass on the concatenated ``2N`` batch
-            (faster on a GPU; BatchNorm statistics shared by both branches).
-
-    Returns:
-        ``{"total", "seg", "context", "similarity", "coverage"}`` as floats (``nan`` for terms not computed,
-        coverage 0 for the baseline).
+    Its ``state_dict()`` / ``load_state_dict()`` hold the generator's state, so the engine checkpoints it and a
+    resumed run draws the same masks as an uninterrupted one.
     """
-    model.train()
-    out = masksup_forward(model, images, target, generator=generator, level=level, ratio=ratio, weights=weights,
-                          masks=masks, siamese=siamese, ignore_index=ignore_index)
-    optimizer.zero_grad(set_to_none=True)
-    out["loss"].backward()
-    optimizer.step()
-    return {"total": out["loss"].item(), "seg": out["seg"].item(),
-            "context": out["context"].item() if "context" in out else math.nan,
-            "similarity": out["similarity"].item() if "similarity" in out else math.nan,
-            "coverage": out["coverage"].item() if "coverage" in out else 0.0}
+
+    def __init__(self, generator, level=None, ratio=None, weights=(1.0, 1.0, 1.0), siamese="twice",
+                 image_key="image", target_key="mask", ignore_index=255):
+        from .masking import _numpy_generator
+
+        self.rng = _numpy_generator(generator)
+        self.kwargs = dict(level=level, ratio=ratio, weights=weights, siamese=siamese, ignore_index=ignore_index)
+        self.image_key, self.target_key = image_key, target_key
+
+    def __call__(self, model: torch.nn.Module, batch) -> dict[str, torch.Tensor]:
+        return masksup_forward(model, batch[self.image_key], batch[self.target_key], generator=self.rng,
+                               **self.kwargs)
+
+    def state_dict(self) -> dict:
+        return {"rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.rng.bit_generator.state = state["rng"]
 
 
 def make_step(
@@ -125,23 +117,14 @@ def make_step(
     image_key: str = "image",
     target_key: str = "mask",
     ignore_index: int = 255,
-):
-    """A ``step(model, batch) -> dict`` for :func:`densepred.train.fit` running :func:`masksup_forward` on
-    ``batch[image_key]`` (already normalised) and ``batch[target_key]``.
+) -> MaskSupStep:
+    """The engine step of MaskSup (:class:`MaskSupStep`).
 
     ``generator`` (an int seed or a numpy/torch Generator) is turned into one numpy Generator here, so every call
     draws new masks and the whole run is deterministic. ``weights=(1, 0, 0)`` gives the baseline through the same
-    code path.
+    code path (no mask is drawn then).
     """
-    from .masking import _numpy_generator
-
-    rng = _numpy_generator(generator)
-
-    def step(model: torch.nn.Module, batch) -> dict[str, torch.Tensor]:
-        return masksup_forward(model, batch[image_key], batch[target_key], generator=rng, level=level, ratio=ratio,
-                               weights=weights, siamese=siamese, ignore_index=ignore_index)
-
-    return step
+    return MaskSupStep(generator, level, ratio, weights, siamese, image_key, target_key, ignore_index)
 
 
 @torch.no_grad()
