@@ -130,6 +130,11 @@ class Canvas:
         return self.n_inst
 
     # -- primitives -------------------------------------------------------------------------------------
+    def _rays(self, u0: int, u1: int, v0: int, v1: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Ray direction components of the pixel window [v0:v1, u0:u1]: x (1, w), y and z (h, 1)."""
+        cam = self.cam
+        return cam.a[u0:u1][None, :], cam.dy[v0:v1][:, None], cam.dz[v0:v1][:, None]
+
     def _bbox(self, pts: np.ndarray, margin: float = 1.0):
         u, v, zc = self.cam.project(pts)
         if np.any(zc < 0.3):
@@ -155,10 +160,7 @@ class Canvas:
         if bb is None:
             return
         u0, u1, v0, v1 = bb
-        cam = self.cam
-        a = cam.a[u0:u1][None, :]
-        dy = cam.dy[v0:v1][:, None]
-        dz = cam.dz[v0:v1][:, None]
+        a, dy, dz = self._rays(u0, u1, v0, v1)
         tx0, tx1 = lo[0] / a, hi[0] / a
         ty0, ty1 = lo[1] / dy, hi[1] / dy
         tz0, tz1 = lo[2] / dz, hi[2] / dz
@@ -190,10 +192,7 @@ class Canvas:
         if bb is None:
             return
         u0, u1, v0, v1 = bb
-        cam = self.cam
-        a = cam.a[u0:u1][None, :]
-        dy = cam.dy[v0:v1][:, None]
-        dz = cam.dz[v0:v1][:, None]
+        a, dy, dz = self._rays(u0, u1, v0, v1)
         dd = a * a + dy * dy + dz * dz
         bdot = a * c[0] + dy * c[1] + dz * c[2]
         disc = bdot * bdot - dd * (c @ c - r * r)
