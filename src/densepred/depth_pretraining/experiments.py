@@ -33,6 +33,13 @@ PROTOCOL = "depth_pretraining.finetune"
 INIT_LABELS = {"none": "None", "classification": "Classification (ImageNet stand-in)",
                "depth-rand": "Depth-Rand", "depth-cls": "Depth (from classification)",
                "inpainting": "Reconstruction (inpainting)"}
+#: How far (percentage points) every fine-tuned network's mean must clear the majority-class predictor's mIoU
+#: and pixel accuracy before any comparison involving it is judged (below it: collapsed, flagged, not judged).
+MIOU_MARGIN = 2.0
+PACC_MARGIN = 2.0
+#: Fig. 2's "trains faster": optimiser steps until the training pixel accuracy first reaches this fraction of
+#: its final value.
+FASTER_FRACTION = 0.9
 
 
 def finetune_config(lr: float = 5e-4, epochs: int | None = None, max_steps: int | None = None,

@@ -39,6 +39,10 @@ from .losses import masked_l1_loss
 
 PRETRAININGS = ("none", "classification", "depth-rand", "depth-cls", "inpainting")
 PROTOCOL = "depth_pretraining.pretrain"
+#: How far a pre-training must clear its trivial baseline on held-out data: classification accuracy above the
+#: majority label's by 0.10, depth AbsRel below the constant (training-median) depth's by 0.05.
+CLS_MARGIN = 0.10
+ABSREL_MARGIN = 0.05
 
 
 def pretrain_config(epochs: int, lr: float = 1e-3, device: str = "cpu") -> TrainConfig:
