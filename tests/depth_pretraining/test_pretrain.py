@@ -1,16 +1,31 @@
-"""depth-pretraining: masked L1 depth loss, pre-training routines (determinism, caching), few-shot helpers,
-confusion-matrix metrics."""
+"""depth-pretraining: masked L1 depth loss, pre-training and fine-tuning through the engine and the run cache,
+few-shot helpers, streamed scores."""
 
 import pytest
 import torch
 
-from densepred.depth_pretraining.experiments import FinetuneConfig, evaluate, finetune, initialise, street_sets
+from densepred.depth_pretraining import experiments as E
 from densepred.depth_pretraining.losses import masked_l1_loss
+from densepred.depth_pretraining.pretraining import (ClassificationNet, PretrainSpec, classification_accuracy,
+                                                     depth_scores, pretrain, pretrain_run, random_rectangles)
+from densepred.engine import make_loader
 from densepred.metrics import confusion_matrix, depth_errors, miou_from_confusion, pixel_accuracy
 from densepred.models.resnet_unet import ResNetUNet
-from densepred.depth_pretraining.pretraining import ClassificationNet, PretrainSpec, cached, random_rectangles, run
 
-TINY = dict(n_images=4, size=(64, 64), epochs=1, batch_size=2)
+SIZE = (64, 64)
+
+
+@pytest.fixture(autouse=True)
+def cache(tmp_path, monkeypatch):
+    """Every test gets its own run cache."""
+    monkeypatch.setenv("DENSEPRED_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+@pytest.fixture
+def specs():
+    return E.standard_specs(18, SIZE, depth_images=2, depth_epochs=1, cls_images=4, cls_size=SIZE, cls_epochs=1,
+                            batch_size=2, kinds=("none", "classification", "depth-rand", "depth-cls", "inpainting"))
 
 
 def test_masked_l1_ignores_invalid_pixels():
@@ -55,47 +70,60 @@ def test_random_rectangles_seeded_and_rectangular():
         assert m.sum() == (ys.max() - ys.min() + 1) * (xs.max() - xs.min() + 1)
 
 
-def test_depth_pretraining_is_deterministic_and_learns_from_depth_only():
-    spec = PretrainSpec(kind="depth-rand", **{**TINY, "n_images": 2})
-    m1, h1 = run(spec)
-    m2, h2 = run(spec)
-    assert isinstance(m1, ResNetUNet) and len(h1) == 1 and h1[0]["loss"] > 0
-    assert all(torch.equal(a, b) for a, b in zip(m1.state_dict().values(), m2.state_dict().values()))
-    assert h1 == h2
-    m3, _ = run(PretrainSpec(kind="depth-rand", **{**TINY, "seed": 1, "epochs": 0}))
-    assert not torch.equal(m1.encoder.conv1.weight, m3.encoder.conv1.weight)
+def test_pretraining_trains_once_through_the_engine_and_hits_the_cache(specs):
+    spec = specs["depth-rand"]
+    first = pretrain_run(spec, 0)
+    again = pretrain_run(spec, 0)
+    assert not first.hit and again.hit
+    assert first.curves["epochs"][0]["train_loss"] > 0 and "train_l1" in first.curves["epochs"][0]
+    assert all(torch.equal(first.state[k], again.state[k]) for k in first.state)
+    other = pretrain_run(spec, 1)  # another seed is another run
+    assert not other.hit and not torch.equal(other.state["encoder.conv1.weight"], first.state["encoder.conv1.weight"])
+    with pytest.raises(ValueError, match="needs init"):
+        PretrainSpec(kind="depth-cls")
 
 
-def test_classification_pretraining_and_initialisation(tmp_path):
-    spec = PretrainSpec(kind="classification", **TINY)
-    cls, hist = cached(spec, cache_root=tmp_path)
-    assert isinstance(cls, ClassificationNet) and 0 <= hist[0]["acc"] <= 1
-    again, hist2 = cached(spec, cache_root=tmp_path)  # loaded from the cache file
-    assert len(list(tmp_path.glob("classification-*.pt"))) == 1 and hist2 == hist
-    assert torch.equal(again.fc.weight, cls.fc.weight)
-    seg = initialise(cls, keep="all", num_classes=19, seed=0)
-    assert torch.equal(seg.encoder.conv1.weight, cls.encoder.conv1.weight)
-    assert seg.num_outputs == 19
-    # depth-from-classification starts from the classification encoder
-    dspec = PretrainSpec(kind="depth-cls", **{**TINY, "epochs": 0}, init=spec.__dict__)
-    dnet, _ = run(dspec)
-    assert torch.equal(dnet.encoder.conv1.weight, cls.encoder.conv1.weight)
+def test_classification_pretraining_and_initialisation(specs):
+    cls = pretrain(specs["classification"], 0)
+    assert isinstance(cls, ClassificationNet)
+    test = E.load_split("synth-objects", "test", n=4, size=SIZE, task="classification")
+    assert 0 <= classification_accuracy(cls, make_loader(test, 2)) <= 1
+    seg = E.initialise(cls, keep="all", num_classes=19, seed=0)
+    assert torch.equal(seg.encoder.conv1.weight, cls.encoder.conv1.weight) and seg.num_outputs == 19
+    # depth-from-classification starts from the classification encoder (its run trains from it)
+    dnet = pretrain(specs["depth-cls"], 0)
+    assert isinstance(dnet, ResNetUNet)
+    street = E.load_split("synth-street", "test", n=2, size=SIZE, task="depth")
+    s = depth_scores(dnet, make_loader(street, 2))
+    assert s["abs_rel"] > 0 and 0 <= s["delta1"] <= 1
 
 
-def test_inpainting_pretraining_gives_a_three_channel_net():
-    net, hist = run(PretrainSpec(kind="inpainting", **TINY))
-    assert net.num_outputs == 3 and hist[0]["loss"] > 0
-    seg = initialise(net, keep="all", num_classes=5)
+def test_inpainting_pretraining_gives_a_three_channel_net(specs):
+    net = pretrain(specs["inpainting"], 0)
+    assert net.num_outputs == 3
+    seg = E.initialise(net, keep="all", num_classes=5)
     assert seg.num_outputs == 5 and torch.equal(seg.decoder.upconvs["0_1"].conv.conv.weight,
                                                 net.decoder.upconvs["0_1"].conv.conv.weight)
 
 
-def test_finetune_and_evaluate_frozen_leaves_the_encoder(tmp_path):
-    train, test = street_sets(2, 2, size=(64, 64))
-    model = initialise(None, seed=0)
-    before = {k: v.clone() for k, v in model.encoder.state_dict().items()}
-    hist = finetune(model, train, FinetuneConfig(epochs=1, batch_size=2), frozen=True, seed=0)
-    assert hist[0]["loss"] > 0
-    assert all(torch.equal(model.encoder.state_dict()[k], v) for k, v in before.items())
-    score = evaluate(model, test)
-    assert 0 <= score["miou"] <= 1 and 0 <= score["pacc"] <= 1 and score["confusion"].shape == (19, 19)
+def test_finetune_frozen_through_the_cache_and_streamed_evaluation(specs):
+    run = E.FewShotRun(specs["depth-cls"], regime="frozen", n_train=2, size=SIZE, batch_size=2,
+                       train=E.finetune_config(5e-4, max_steps=2))
+    model, curves = E.finetune(run, 0)
+    pre = E.initialise(pretrain(specs["depth-cls"], 0), seed=0)
+    assert all(torch.equal(model.encoder.state_dict()[k], v) for k, v in pre.encoder.state_dict().items())
+    assert curves["epochs"][-1]["step"] == 2
+    test = E.street_split("test", 2, SIZE)
+    results, cur = E.few_shot_experiment({"depth": run}, test, [0], batch_size=2)  # a cache hit
+    assert len(results) == 1 and 0 <= results["mIoU"][0] <= 100 and set(cur["step"]) == {1, 2}
+    score = E.evaluate(model, make_loader(test, 2))
+    assert score["confusion"].shape == (19, 19) and 100 * score["miou"] == pytest.approx(results["mIoU"][0])
+    base = E.majority_baseline(E.street_split("train", 2, SIZE), test, batch_size=2)
+    assert 0 < base["mIoU"] <= 100 and 0 < base["P.Acc"] <= 100
+    with pytest.raises(ValueError, match="regime"):
+        run.replace(regime="half")
+
+
+def test_steps_to_fraction():
+    epochs = [{"step": 4, "train_acc": 0.2}, {"step": 8, "train_acc": 0.5}, {"step": 12, "train_acc": 0.6}]
+    assert E.steps_to_fraction(epochs, 0.8) == 8 and E.steps_to_fraction(epochs, 1.0) == 12

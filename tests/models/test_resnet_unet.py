@@ -11,7 +11,7 @@ from densepred.models.resnet_unet import (
     freeze_encoder,
     to_segmentation,
 )
-from densepred.train import TrainConfig, fit
+from densepred.engine import TrainConfig, fit
 
 H, W = 64, 96
 
@@ -118,8 +118,8 @@ def test_frozen_encoder_is_truly_frozen():
         assert all(p.grad is None for p in model.encoder.parameters())
         return {"loss": loss}
 
-    fit(net, [batch], step, TrainConfig(epochs=2, lr=1e-2, scheduler=None, device="cpu"), params=params,
-        progress=False)
+    cfg = TrainConfig(epochs=2, lr=1e-2, weight_decay=1e-2, scheduler=None, clip=0.5, device="cpu")
+    fit(net, [batch], step, cfg, params=params, progress=False)
     assert all(p.grad is None for p in net.encoder.parameters())
     enc_after = net.encoder.state_dict()
     # weights and BatchNorm running statistics (and num_batches_tracked) unchanged

@@ -1,32 +1,93 @@
 """Few-shot segmentation fine-tuning of depth-pretraining (Table 1, Figs. 2-5, Table 3, Table 4).
 
-A pre-trained network (see :mod:`densepred.depth_pretraining.pretraining`) is turned into a segmentation network
-(:func:`initialise`), fine-tuned on a few labelled synth-street images with cross-entropy (void = 255 ignored),
-with the whole network trainable or the encoder frozen (:func:`finetune`), and scored on held-out images by
-mIoU over all classes (confusion matrix) and pixel accuracy (:func:`evaluate`). :func:`few_shot_experiment`
-runs the grid (initialisation x regime x seed) and returns one row per run.
+A pre-trained network (:mod:`densepred.depth_pretraining.pretraining`) is turned into a segmentation network
+(:func:`initialise`), fine-tuned on a few labelled synth-street images with cross-entropy (void = 255 ignored)
+through :func:`densepred.engine.fit`, with the whole network trainable or the encoder frozen, and cached in the
+run cache keyed by a :class:`FewShotRun` (:func:`finetune`; protocol ``depth_pretraining.finetune``). Scores
+stream over a test loader: mIoU over all classes present (one confusion matrix) and pixel accuracy
+(:func:`evaluate`). :func:`few_shot_experiment` runs a grid (initialisation x seed) and returns one row per run.
+
+Seeds: fine-tuning seed ``s`` starts from the pre-training of seed ``s``, so the spread over seeds includes the
+pre-training's.
 """
 
 from __future__ import annotations
 
-import time
+import dataclasses
 from dataclasses import dataclass
-from typing import Any, Iterable
+from pathlib import Path
+from typing import Any, Iterable, Mapping
 
 import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from ..data import SyntheticDataset
-from ..metrics import confusion_matrix, miou_from_confusion, pixel_accuracy
+from ..data import load_split
+from ..engine import RunOutput, TrainConfig, cached_run, fit, make_loader, seed_everything
+from ..metrics import confusion_matrix, miou_from_confusion, pixel_accuracy, trivial_baselines
 from ..models.resnet_unet import ResNetUNet, freeze_encoder, to_segmentation
-from .pretraining import ClassificationNet, PretrainSpec, cached
-from ..train import TrainConfig, fit, make_loader, seed_everything
+from .pretraining import ClassificationNet, PretrainSpec, pretrain, pretrain_config
 
 NUM_CLASSES = 19
+PROTOCOL = "depth_pretraining.finetune"
 INIT_LABELS = {"none": "None", "classification": "Classification (ImageNet stand-in)",
                "depth-rand": "Depth-Rand", "depth-cls": "Depth (from classification)",
                "inpainting": "Reconstruction (inpainting)"}
+#: How far (percentage points) every fine-tuned network's mean must clear the majority-class predictor's mIoU
+#: and pixel accuracy before any comparison involving it is judged (below it: collapsed, flagged, not judged).
+MIOU_MARGIN = 2.0
+PACC_MARGIN = 2.0
+#: Fig. 2's "trains faster": optimiser steps until the training pixel accuracy first reaches this fraction of
+#: its final value.
+FASTER_FRACTION = 0.9
+
+
+def finetune_config(lr: float = 5e-4, epochs: int | None = None, max_steps: int | None = None,
+                    device: str = "cpu") -> TrainConfig:
+    """The fine-tuning schedule: AdamW without weight decay, cosine decay, no clipping, no augmentation. The
+    official KITTI code uses Adam, lr 1e-5; our CPU budget allows a few hundred steps, hence a larger lr."""
+    return TrainConfig(epochs=epochs, max_steps=max_steps, optimizer="adamw", lr=lr, weight_decay=0.0,
+                       scheduler="cosine", clip=None, device=device)
+
+
+@dataclass(frozen=True)
+class FewShotRun:
+    """Everything that decides a fine-tuned network (the run-cache key, with the seed).
+
+    ``pretrain``: the pre-training (``None``: random init); ``regime``: ``"all"`` (fine-tune all) or
+    ``"frozen"`` (encoder frozen, Fig. 1d); ``keep``: ``"all"`` (the depth decoder is kept, last head replaced)
+    or ``"encoder"`` (decoder re-initialised, Table 3); ``n_train`` labelled synth-street images at ``size``
+    (split "train", ``data_seed``); ``batch_size``; ``train``.
+    """
+
+    pretrain: PretrainSpec | None
+    regime: str = "all"
+    keep: str = "all"
+    resnet: int = 18
+    n_train: int = 16
+    size: tuple[int, int] = (64, 128)
+    data_seed: int = 0
+    batch_size: int = 8
+    train: TrainConfig = TrainConfig(epochs=20, lr=5e-4, weight_decay=0.0, scheduler="cosine", device="cpu")
+
+    def __post_init__(self) -> None:
+        if self.regime not in ("all", "frozen"):
+            raise ValueError(f"FewShotRun(regime={self.regime!r}): use 'all' or 'frozen'.")
+        if self.keep not in ("all", "encoder"):
+            raise ValueError(f"FewShotRun(keep={self.keep!r}): use 'all' or 'encoder'.")
+        object.__setattr__(self, "size", tuple(int(s) for s in self.size))
+
+    @property
+    def init(self) -> str:
+        return "none" if self.pretrain is None else self.pretrain.kind
+
+    def replace(self, **changes) -> "FewShotRun":
+        return dataclasses.replace(self, **changes)
+
+
+def street_split(split: str, n: int, size=(64, 128), seed: int = 0):
+    """``n`` labelled synth-street images of ``split`` ("train": the few-shot pool; "test": held out), lazy."""
+    return load_split("synth-street", split, n=n, seed=seed, size=tuple(size), task="segmentation")
 
 
 def initialise(pretrained: torch.nn.Module | None, resnet: int = 18, keep: str = "all",
@@ -34,8 +95,8 @@ def initialise(pretrained: torch.nn.Module | None, resnet: int = 18, keep: str =
     """A fresh segmentation ResNetUNet from a pre-trained model (a copy; the argument is not modified).
 
     * ``None``: random init (seeded).
-    * a :class:`~densepred.depth_pretraining.pretraining.ClassificationNet`: its encoder + a random decoder (common practice,
-      Fig. 1a; ``keep`` is irrelevant since a classifier has no decoder).
+    * a :class:`~densepred.depth_pretraining.pretraining.ClassificationNet`: its encoder + a random decoder
+      (common practice, Fig. 1a; ``keep`` is irrelevant since a classifier has no decoder).
     * a :class:`ResNetUNet` (depth or inpainting): :func:`to_segmentation` with ``keep`` ("all": last head
       replaced, Fig. 1b; "encoder": whole decoder re-initialised, Fig. 1c / Table 3).
     """
@@ -53,7 +114,7 @@ def initialise(pretrained: torch.nn.Module | None, resnet: int = 18, keep: str =
     raise TypeError(f"Cannot initialise a segmentation network from {type(pretrained).__name__}.")
 
 
-def segmentation_step(model: ResNetUNet, batch: dict, num_classes: int = NUM_CLASSES) -> dict[str, torch.Tensor]:
+def segmentation_step(model: ResNetUNet, batch: dict) -> dict[str, torch.Tensor]:
     """Cross-entropy with void (255) ignored; logs the batch pixel accuracy ``acc`` (non-void pixels)."""
     logits = model(batch["image"])
     mask = batch["mask"]
@@ -63,81 +124,104 @@ def segmentation_step(model: ResNetUNet, batch: dict, num_classes: int = NUM_CLA
     return {"loss": loss, "acc": acc.float().detach()}
 
 
+def _train(run: FewShotRun, seed: int, checkpoint_dir: Path) -> RunOutput:
+    seed_everything(seed)
+    pre = None if run.pretrain is None else pretrain(run.pretrain, seed)
+    model = initialise(pre, run.resnet, keep=run.keep, seed=seed)
+    params = freeze_encoder(model) if run.regime == "frozen" else None
+    loader = make_loader(street_split("train", run.n_train, run.size, run.data_seed), run.batch_size,
+                         shuffle=True, seed=seed)
+    result = fit(model, loader, segmentation_step, run.train, seed=seed, params=params,
+                 checkpoint_dir=checkpoint_dir / "fit", desc=f"fine-tune {run.init}/{run.regime} s{seed}")
+    return RunOutput(model.state_dict(), {"final_loss": result.epochs[-1]["train_loss"]}, result.curves)
+
+
+def finetune(run: FewShotRun, seed: int = 0) -> tuple[ResNetUNet, dict[str, Any]]:
+    """The fine-tuned network of ``run`` and ``seed`` from the run cache (trained on a miss) and its curves
+    (``{"steps": [...], "epochs": [...]}`` as :attr:`densepred.engine.FitResult.curves`)."""
+    cached = cached_run(PROTOCOL, run, seed, [__name__], _train)
+    model = ResNetUNet(run.resnet, task="segmentation", num_classes=NUM_CLASSES)
+    model.load_state_dict(cached.state)
+    return model.eval(), cached.curves
+
+
 @torch.no_grad()
-def evaluate(model: ResNetUNet, dataset, batch_size: int = 8, num_classes: int = NUM_CLASSES,
-             device: str = "cpu") -> dict[str, Any]:
-    """mIoU (all classes present in targets or predictions) and pixel accuracy over ``dataset``."""
+def evaluate(model: ResNetUNet, loader, num_classes: int = NUM_CLASSES, device: str = "cpu") -> dict[str, Any]:
+    """mIoU (classes present in targets or predictions) and pixel accuracy over the batches of ``loader``."""
     model.to(device).eval()
     cm = torch.zeros(num_classes, num_classes, dtype=torch.long)
-    for batch in make_loader(dataset, batch_size, shuffle=False):
+    for batch in loader:
         pred = model(batch["image"].to(device)).argmax(1).cpu()
         cm += confusion_matrix(pred, batch["mask"], num_classes)
     return {"miou": miou_from_confusion(cm), "pacc": pixel_accuracy(cm), "confusion": cm}
 
 
-@dataclass
-class FinetuneConfig:
-    """Fine-tuning schedule. The official KITTI code uses Adam, lr 1e-5, cosine decay, no augmentation; our
-    CPU budget allows a few dozen steps, so the default learning rate is larger (see the chapter's deviations)."""
-
-    epochs: int = 20
-    batch_size: int = 8
-    lr: float = 5e-4
-    weight_decay: float = 0.0
+def majority_baseline(train_set, test_set, batch_size: int = 8) -> dict[str, float]:
+    """mIoU and pixel accuracy (%) on ``test_set`` of predicting the training set's most frequent class
+    everywhere (:func:`densepred.metrics.trivial_baselines`, streamed)."""
+    b = trivial_baselines(make_loader(test_set, batch_size), "segmentation",
+                          reference=make_loader(train_set, batch_size), num_classes=NUM_CLASSES)
+    return {"mIoU": 100 * b["majority_miou"], "P.Acc": 100 * b["majority_pixel_accuracy"],
+            "class": b["majority_class"]}
 
 
-def finetune(model: ResNetUNet, dataset, cfg: FinetuneConfig, frozen: bool = False, seed: int = 0,
-             device: str = "cpu", progress: bool = False) -> list[dict]:
-    """Fine-tune ``model`` in place on ``dataset``; ``frozen=True`` trains the decoder only (Fig. 1d)."""
-    seed_everything(seed)
-    params = freeze_encoder(model) if frozen else list(model.parameters())
-    loader = make_loader(dataset, cfg.batch_size, shuffle=True, seed=seed)
-    tc = TrainConfig(epochs=cfg.epochs, lr=cfg.lr, weight_decay=cfg.weight_decay, scheduler="cosine", clip=None,
-                     device=device)
-    return fit(model, loader, segmentation_step, tc, params=params, progress=progress, desc="fine-tuning")
+def steps_to_fraction(epochs: list[dict], fraction: float = 0.9, key: str = "train_acc") -> int:
+    """Optimiser steps until the per-epoch mean of ``key`` first reaches ``fraction`` of its final value
+    (the "trains faster" measure of Fig. 2)."""
+    final = epochs[-1][key]
+    return next(e["step"] for e in epochs if e[key] >= fraction * final)
 
 
-def few_shot_experiment(pretrained: dict[str, torch.nn.Module | None], train_set, test_set, seeds: Iterable[int],
-                        cfg: FinetuneConfig, regimes: Iterable[str] = ("all",), resnet: int = 18,
-                        keep: str = "all", device: str = "cpu", tag: dict | None = None,
-                        progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Fine-tune every pre-trained model under every regime ("all" = fine-tune all, "frozen" = freeze the
-    encoder) and seed; returns (results: one row per run with mIoU/P.Acc in %, curves: one row per epoch)."""
+def few_shot_experiment(runs: Mapping[str, FewShotRun], test_set, seeds: Iterable[int], batch_size: int = 8,
+                        device: str = "cpu", tag: dict | None = None, fraction: float = 0.9
+                        ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Fine-tune (or load) every run for every seed and score it on ``test_set`` (streamed).
+
+    Returns (results: one row per (name, seed) with ``mIoU``/``P.Acc`` in %, ``steps_to_<fraction>`` and
+    ``regime``; curves: one row per epoch with ``step``, ``loss`` and ``acc`` in %).
+    """
     rows, curves = [], []
-    for init, pre in pretrained.items():
-        for regime in regimes:
-            if regime not in ("all", "frozen"):
-                raise ValueError(f"regime must be 'all' or 'frozen', got {regime!r}.")
-            for seed in seeds:
-                t0 = time.time()
-                model = initialise(pre, resnet, keep=keep, seed=seed)
-                hist = finetune(model, train_set, cfg, frozen=regime == "frozen", seed=seed, device=device,
-                                progress=progress)
-                score = evaluate(model, test_set, device=device)
-                base = {"init": init, "regime": regime, "seed": seed, **(tag or {})}
-                rows.append({**base, "mIoU": 100 * score["miou"], "P.Acc": 100 * score["pacc"],
-                             "seconds": time.time() - t0})
-                curves += [{**base, "epoch": h["epoch"], "loss": h["loss"], "acc": 100 * h["acc"]} for h in hist]
+    loader = make_loader(test_set, batch_size)
+    for name, run in runs.items():
+        for seed in seeds:
+            model, cur = finetune(run, seed)
+            score = evaluate(model, loader, device=device)
+            base = {"init": name, "regime": run.regime, "seed": seed, **(tag or {})}
+            rows.append({**base, "mIoU": 100 * score["miou"], "P.Acc": 100 * score["pacc"],
+                         f"steps_to_{fraction:g}": steps_to_fraction(cur["epochs"], fraction)})
+            curves += [{**base, "epoch": e["epoch"], "step": e["step"], "loss": e["train_loss"],
+                        "acc": 100 * e["train_acc"]} for e in cur["epochs"]]
     return pd.DataFrame(rows), pd.DataFrame(curves)
 
 
-def street_sets(n_train: int, n_test: int, size=(64, 128), train_seed: int = 0, test_seed: int = 0
-                ) -> tuple[SyntheticDataset, SyntheticDataset]:
-    """The few-shot labelled set (split "train") and the held-out test set (split "test"), cached on disk."""
-    return (SyntheticDataset("synth-street", n_train, size=size, seed=train_seed, split="train", cache=True),
-            SyntheticDataset("synth-street", n_test, size=size, seed=test_seed, split="test", cache=True))
+def standard_specs(resnet: int = 18, size=(64, 128), depth_images: int = 64, depth_epochs: int = 8,
+                   cls_images: int = 256, cls_size=(64, 64), cls_epochs: int = 6, batch_size: int = 8,
+                   lr: float = 1e-3, device: str = "cpu",
+                   kinds=("none", "classification", "depth-rand", "depth-cls")) -> dict[str, PretrainSpec | None]:
+    """The chapter's pre-trainings: "none" (``None``: random init), "classification" (synth-objects, the
+    ImageNet stand-in), "depth-rand" (depth from random init), "depth-cls" (depth from the classification
+    encoder, the paper's "Depth" row), and optionally "inpainting" (Table 4)."""
+    cls = PretrainSpec(kind="classification", resnet=resnet, n_images=cls_images, size=tuple(cls_size),
+                       batch_size=batch_size, data_seed=2000, train=pretrain_config(cls_epochs, lr, device))
+    depth = dict(resnet=resnet, n_images=depth_images, size=tuple(size), batch_size=batch_size, data_seed=1000,
+                 train=pretrain_config(depth_epochs, lr, device))
+    all_specs = {"none": None, "classification": cls, "depth-rand": PretrainSpec(kind="depth-rand", **depth),
+                 "depth-cls": PretrainSpec(kind="depth-cls", init=cls, **depth),
+                 "inpainting": PretrainSpec(kind="inpainting", **depth)}
+    unknown = set(kinds) - set(all_specs)
+    if unknown:
+        raise ValueError(f"Unknown pre-trainings {sorted(unknown)}; use some of {list(all_specs)}.")
+    return {k: all_specs[k] for k in kinds}
 
 
-def pretrained_models(specs: dict[str, PretrainSpec | None], device: str = "cpu", progress: bool = False
-                      ) -> tuple[dict[str, torch.nn.Module | None], dict[str, list[dict]]]:
-    """Run (or load from the cache) each pre-training; ``None`` = random init. Returns (models, histories)."""
-    models, hists = {}, {}
-    for name, spec in specs.items():
-        if spec is None:
-            models[name], hists[name] = None, []
-        else:
-            models[name], hists[name] = cached(spec, device=device, progress=progress)
-    return models, hists
+def per_seed(results: pd.DataFrame, init: str, metric: str = "mIoU", **where: Any) -> dict[int, float]:
+    """``{seed: metric}`` of the rows of ``init`` (rows filtered by ``where``), for the evidence functions."""
+    r = results[results["init"] == init]
+    for k, v in where.items():
+        r = r[r[k] == v]
+    if r.empty:
+        raise ValueError(f"No results for init {init!r} with {where}.")
+    return {int(s): float(v) for s, v in zip(r["seed"], r[metric])}
 
 
 def summary(results: pd.DataFrame, by=("init", "regime")) -> pd.DataFrame:
@@ -148,59 +232,8 @@ def summary(results: pd.DataFrame, by=("init", "regime")) -> pd.DataFrame:
     return out
 
 
-def standard_specs(resnet: int = 18, size=(64, 128), depth_images: int = 64, depth_epochs: int = 8,
-                   cls_images: int = 256, cls_size=(64, 64), cls_epochs: int = 6, batch_size: int = 8,
-                   lr: float = 1e-3, seed: int = 0, kinds=("none", "classification", "depth-rand", "depth-cls")
-                   ) -> dict[str, PretrainSpec | None]:
-    """The chapter's pre-trainings (one pre-training seed; fine-tuning seeds vary): "none", "classification"
-    (synth-objects, the ImageNet stand-in), "depth-rand" (depth from random init), "depth-cls" (depth from the
-    classification encoder, the paper's "Depth" row), and optionally "inpainting" (Table 4)."""
-    cls = PretrainSpec(kind="classification", resnet=resnet, n_images=cls_images, size=tuple(cls_size),
-                       epochs=cls_epochs, batch_size=batch_size, lr=lr, seed=seed, data_seed=2000)
-    depth = dict(resnet=resnet, n_images=depth_images, size=tuple(size), epochs=depth_epochs,
-                 batch_size=batch_size, lr=lr, seed=seed, data_seed=1000)
-    from dataclasses import asdict
-
-    all_specs = {"none": None, "classification": cls, "depth-rand": PretrainSpec(kind="depth-rand", **depth),
-                 "depth-cls": PretrainSpec(kind="depth-cls", init=asdict(cls), **depth),
-                 "inpainting": PretrainSpec(kind="inpainting", **depth)}
-    unknown = set(kinds) - set(all_specs)
-    if unknown:
-        raise ValueError(f"Unknown pre-trainings {sorted(unknown)}; use some of {list(all_specs)}.")
-    return {k: all_specs[k] for k in kinds}
-
-
-def paired_difference(results: pd.DataFrame, better: str, worse: str, metric: str = "mIoU",
-                      **where: Any) -> pd.Series:
-    """Per seed, ``metric`` of init ``better`` minus that of init ``worse`` (rows filtered by ``where``)."""
-    r = results
-    for k, v in where.items():
-        r = r[r[k] == v]
-    a = r[r["init"] == better].set_index("seed")[metric]
-    b = r[r["init"] == worse].set_index("seed")[metric]
-    if a.empty or b.empty:
-        raise ValueError(f"No results for {better!r} or {worse!r} with {where}.")
-    return (a - b).dropna()
-
-
-def direction_verdict(diff: pd.Series) -> str:
-    """``reproduced`` when the paper's direction (diff > 0) holds for every seed, ``partial`` when it holds
-    on average only, ``not reproduced`` otherwise."""
-    if len(diff) and (diff > 0).all():
-        return "reproduced"
-    if len(diff) and diff.mean() > 0:
-        return "partial"
-    return "not reproduced"
-
-
-def describe_difference(diff: pd.Series) -> str:
-    """``"+1.23 ± 0.45 (3/3 seeds > 0)"``."""
-    sd = f" ± {diff.std(ddof=1):.2f}" if len(diff) > 1 else ""
-    return f"{diff.mean():+.2f}{sd} ({int((diff > 0).sum())}/{len(diff)} seeds > 0)"
-
-
 def plot_curves(curves: pd.DataFrame, metrics=("loss", "acc"), hue: str = "init", col: str = "regime"):
-    """Training curves (mean over seeds) per ``hue`` and ``col``; returns the matplotlib figure."""
+    """Training curves (mean over seeds, against optimiser steps) per ``hue`` and ``col``; returns the figure."""
     import matplotlib.pyplot as plt
 
     cols = list(dict.fromkeys(curves[col]))
@@ -210,10 +243,10 @@ def plot_curves(curves: pd.DataFrame, metrics=("loss", "acc"), hue: str = "init"
         for i, m in enumerate(metrics):
             ax = axes[i, j]
             for h, g in sub.groupby(hue, sort=False):
-                mean = g.groupby("epoch")[m].mean()
+                mean = g.groupby("step")[m].mean()
                 ax.plot(mean.index, mean.values, marker=".", label=INIT_LABELS.get(h, h))
             ax.set_title(f"{col} = {c}")
-            ax.set_xlabel("epoch")
+            ax.set_xlabel("optimiser step")
             ax.set_ylabel({"loss": "training loss", "acc": "training pixel accuracy (%)"}.get(m, m))
     axes[0, 0].legend(fontsize=7)
     fig.tight_layout()
