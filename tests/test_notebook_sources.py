@@ -1,7 +1,7 @@
 """Source notebooks: no verdict typed in a code cell, nbval markers as cell tags, no print-to-page of results.
 
-Notebooks not yet ported to densepred.evidence are expected to fail (the chapter issues port them); the
-ported ones are checked strictly.
+Every chapter is checked strictly; the data chapter's reading conventions are its own issue (the data chapter
+rework), so that notebook alone is expected to fail them.
 """
 
 import ast
@@ -14,7 +14,7 @@ from densepred.evidence import VERDICTS
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted(p for p in (REPO / "notebooks").glob("*/*.ipynb") if p.parent.name != "profiles")
-PORTED = {"spatial-lifting/01_complexity", "soft-labels/01_downsampling"}
+NOT_YET = {"data/01_datasets"}
 _VERDICT_WORDS = {v.lower() for v in VERDICTS}
 
 
@@ -23,7 +23,7 @@ def _key(p: Path) -> str:
 
 
 def _params(p: Path):
-    mark = [] if _key(p) in PORTED else [pytest.mark.xfail(strict=False, reason="notebooks not yet ported: chapter issues")]
+    mark = [pytest.mark.xfail(strict=False, reason="the data chapter rework")] if _key(p) in NOT_YET else []
     return pytest.param(p, id=_key(p), marks=mark)
 
 

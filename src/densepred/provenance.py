@@ -1,7 +1,7 @@
 """Provenance of an executed notebook: commit, profile, parameters, versions, device, data, duration.
 
 Each notebook's header cell calls :func:`start` with its parameters; the claims writer
-(:meth:`densepred.claims.Claims.write`) stores :meth:`Provenance.as_dict` next to the results.
+(:meth:`densepred.evidence.Claims.write`) stores :meth:`Provenance.as_dict` next to the results.
 """
 
 from __future__ import annotations

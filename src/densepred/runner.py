@@ -10,8 +10,7 @@ JSON (see :mod:`densepred.paths`: ``book/`` and ``results/cpu/`` for the book's 
 writes there, and only after the *whole* notebook succeeded does the runner move the claims JSON and the
 executed copy into place, one after the other with SIGINT/SIGTERM blocked and under a lock on the folder, so that
 two concurrent runs leave one complete pair. On failure or interruption neither changes and the temporary files
-are removed. (Until every notebook uses the new claims writer, ``DENSEPRED_RESULTS`` also points the old writer
-at the private folder, and the runner picks the JSON up from there.)
+are removed.
 
 The executed copy's metadata ``densepred`` holds the staleness hash: SHA-256 of the source cells (outputs
 excluded), the parameters (profile + overrides) and the ``densepred`` source files the notebook imports,
@@ -440,21 +439,6 @@ def _execute_to(src: Path, dest: Path, parameters: dict | None, progress: bool,
     return dest
 
 
-def _claims_written(private: Path, claims: Path, key: str) -> Path | None:
-    """The claims JSON the notebook wrote: at ``DENSEPRED_CLAIMS_PATH``, else (old writer) the one file under
-    the private ``DENSEPRED_RESULTS`` folder, preferring ``<profile>/<key>.json``."""
-    if claims.is_file() and claims.stat().st_size:
-        return claims
-    legacy = sorted(p for p in private.glob("*/*/*.json") if not p.name.startswith("."))
-    if not legacy:
-        return None
-    exact = [p for p in legacy if f"{p.parent.name}/{p.stem}" == key]
-    if len(exact) == 1 or len(legacy) == 1:
-        return (exact or legacy)[0]
-    raise NotebookError(f"{key} wrote several results files ({', '.join(p.name for p in legacy)}); "
-                        "a notebook writes one claims file.")
-
-
 def run_notebook(
     notebook: str | os.PathLike,
     profile: str,
@@ -484,9 +468,9 @@ def run_notebook(
     os.close(fd)
     claims = private / "claims.json"
     try:
-        with _environ(**{CLAIMS_ENV: str(claims), "DENSEPRED_RESULTS": str(private)}):
+        with _environ(**{CLAIMS_ENV: str(claims)}):
             _papermill(src, tmp_nb, params, progress)
-        written = _claims_written(private, claims, tgt.key)
+        written = claims if claims.is_file() and claims.stat().st_size else None
         if written is not None:
             try:
                 read_results(written)
@@ -527,7 +511,7 @@ def refresh_reference(notebook: str | os.PathLike, progress: bool = True) -> Pat
             cell.metadata.pop("execution", None)
 
     with tempfile.TemporaryDirectory(prefix="densepred-nbref-") as private, \
-            _environ(**{CLAIMS_ENV: str(Path(private) / "claims.json"), "DENSEPRED_RESULTS": private}):
+            _environ(**{CLAIMS_ENV: str(Path(private) / "claims.json")}):
         return _execute_to(src, src, None, progress, finish)
 
 

@@ -226,7 +226,7 @@ def to_segmentation(model: ResNetUNet, num_classes: int, keep: str = "all", seed
 def freeze_encoder(model: ResNetUNet) -> list[nn.Parameter]:
     """Freeze the encoder (Fig. 1d): no gradients, BatchNorm kept in eval mode; returns the trainable params.
 
-    Pass the returned list (decoder parameters only) to the optimiser (``densepred.train.fit(params=...)``) so
+    Pass the returned list (decoder parameters only) to the optimiser (``densepred.engine.fit(params=...)``) so
     that the encoder has no optimiser state either (AdamW's weight decay would otherwise still move it).
     """
     for p in model.encoder.parameters():
