@@ -221,4 +221,4 @@ def test_hash_follows_only_the_modules_a_notebook_imports(tree, monkeypatch):
     assert {"complexity.py", "__init__.py"} <= files
     assert "resample.py" not in files  # a module the notebook never reaches does not make it stale
     lazy = {f.name for f in module_closure(["import densepred.spatial_lifting.experiments"])}
-    assert {"experiments.py", "train.py", "losses.py", "slice_selection.py"} <= lazy
+    assert {"experiments.py", "losses.py", "slice_selection.py"} <= lazy

@@ -28,8 +28,7 @@ from typing import Any, Callable, Iterable
 import torch
 from lightning.fabric import Fabric
 from torch import nn
-# tqdm.std: a text bar on stderr, in a terminal and in a notebook alike (tqdm.auto warns without ipywidgets).
-from tqdm import tqdm
+from tqdm.auto import tqdm
 
 from . import checkpoint as ckpt
 from .config import TrainConfig
