@@ -14,7 +14,7 @@ import torch
 
 from densepred.engine import cache
 from densepred.engine.cache import RunOutput, cached_run, clear_runs, list_runs, run_key
-from densepred.engine.sources import module_closure
+from densepred.sources import module_closure
 
 
 @dataclass(frozen=True)

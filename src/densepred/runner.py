@@ -38,6 +38,7 @@ import nbformat
 from . import paths
 from .io import unique_temp
 from .profiles import load_profile, validate_name
+from .sources import module_closure as closure_of
 
 HIDE_TAGS = ("parameters", "injected-parameters", "provenance")
 RUNNER_PARAMETERS = {
@@ -185,18 +186,8 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _module_file(module: str) -> Path | None:
-    """Source file of ``densepred.<...>`` (package ``__init__.py`` or module ``.py``), or None."""
-    parts = module.split(".")[1:]
-    base = paths.package_dir().joinpath(*parts)
-    for cand in (base / "__init__.py", base.with_suffix(".py")):
-        if cand.is_file():
-            return cand
-    return None
-
-
-def _imported_modules(source: str, module: str | None = None) -> set[str]:
-    """``densepred`` modules imported by ``source`` (absolute, relative to ``module``, and ``from X import sub``)."""
+def _imported_modules(source: str) -> set[str]:
+    """``densepred`` modules (or names in them) imported by a notebook cell's ``source``."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
@@ -204,47 +195,30 @@ def _imported_modules(source: str, module: str | None = None) -> set[str]:
         lines = [ln for ln in source.splitlines() if ln.lstrip().startswith(("import densepred", "from densepred"))]
         tree = ast.parse("\n".join(ln.strip() for ln in lines))
     found: set[str] = set()
-    pkg = module.split(".") if module else []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found |= {a.name for a in node.names if a.name.split(".")[0] == "densepred"}
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:  # relative to the importing module's package
-                is_pkg = module is not None and _module_file(module) is not None and _module_file(module).name == "__init__.py"
-                anchor = pkg if is_pkg else pkg[:-1]
-                anchor = anchor[: len(anchor) - (node.level - 1)]
-                base = ".".join(anchor + ([node.module] if node.module else []))
-            elif node.module and node.module.split(".")[0] == "densepred":
-                base = node.module
-            else:
-                continue
-            found.add(base)
-            found |= {f"{base}.{a.name}" for a in node.names}  # `from densepred import claims` imports a module
-    return {m for m in found if _module_file(m) is not None}
+        elif isinstance(node, ast.ImportFrom) and not node.level and (node.module or "").split(".")[0] == "densepred":
+            found.add(node.module)
+            found |= {f"{node.module}.{a.name}" for a in node.names}  # `from densepred import report` is a module
+    return found
 
 
 def module_closure(sources: list[str]) -> list[Path]:
-    """Every ``densepred`` source file that code in ``sources`` imports, directly or through the package.
-
-    Each module brings its parent packages' ``__init__.py`` (Python runs them on import) and, for a package
-    directory with data files (``published/``), those data files.
-    """
-    todo = set().union(*(_imported_modules(src) for src in sources)) if sources else set()
-    todo.add("densepred")
-    seen: set[str] = set()
-    while todo:
-        mod = todo.pop()
-        if mod in seen:
-            continue
-        seen.add(mod)
-        parts = mod.split(".")
-        todo |= {".".join(parts[:i]) for i in range(1, len(parts))} - seen
-        todo |= _imported_modules(_module_file(mod).read_text(), mod) - seen
-    files = {_module_file(m) for m in seen}
+    """Every ``densepred`` source file that code in ``sources`` imports, directly or through the package
+    (:func:`densepred.sources.module_closure`: the same import closure that keys the run cache), plus the data
+    files of a package directory it reaches (``published/``)."""
+    names = {"densepred"}.union(*(_imported_modules(src) for src in sources))
+    files = set(closure_of(sorted(n for n in names if _is_module(n))).values())
     for f in list(files):
         if f.name == "__init__.py":
             files |= {d for d in f.parent.rglob("*") if d.suffix in {".csv", ".yaml", ".yml", ".json"}}
     return sorted(files)
+
+
+def _is_module(name: str) -> bool:
+    base = paths.package_dir().parent.joinpath(*name.split("."))
+    return base.with_suffix(".py").is_file() or (base / "__init__.py").is_file()
 
 
 def _sources_digest(notebook_sources: list[str]) -> str:

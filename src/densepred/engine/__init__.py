@@ -28,7 +28,7 @@ from .cache import RunOutput, RunResult, cached_run, clear_events, clear_runs, e
 from .config import TrainConfig
 from ..data.loaders import make_loader
 from .seeds import seed_everything
-from .sources import module_closure
+from ..sources import module_closure
 from .training import FitResult, Snapshot, fit
 
 __all__ = ["TrainConfig", "fit", "FitResult", "Snapshot", "seed_everything", "make_loader", "cached_run",

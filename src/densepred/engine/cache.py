@@ -2,7 +2,7 @@
 
 A page asks :func:`cached_run` for a trained model. The key is the SHA-256 of the protocol name, the config as
 canonical JSON, the seed and the SHA-256 of every source file in the import closure of the modules the protocol
-names (:func:`densepred.engine.sources.module_closure`): an edit to a module the protocol does not import keeps
+names (:func:`densepred.sources.module_closure`): an edit to a module the protocol does not import keeps
 the key, an edit to one it does changes it. Two pages asking for the same run share one entry.
 
 Layout under ``<cache_dir>/runs/`` (``densepred.paths.cache_dir()``, i.e. ``.cache/runs`` in the checkout):
@@ -40,7 +40,7 @@ import torch
 from filelock import FileLock
 
 from ..paths import cache_dir
-from .sources import source_digests
+from ..sources import source_digests
 
 FORMAT = "densepred-run-1"
 _EVENTS: list[dict[str, Any]] = []

@@ -14,7 +14,7 @@ import ast
 import hashlib
 from pathlib import Path
 
-from ..paths import package_dir
+from .paths import package_dir
 
 
 def _file(root: Path, module: str) -> Path | None:
