@@ -38,7 +38,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 from scipy import stats
@@ -641,6 +641,17 @@ def claims_path(paper: str, notebook: str) -> Path:
     return paths.interactive_results_dir() / paper / f"{notebook}.json"
 
 
+def _kind_method(build: Callable[..., Claim]) -> Callable[..., None]:
+    """``Claims.<kind>(...)``: build the claim with the module function of the same name, then :meth:`add` it."""
+
+    def method(self: "Claims", *args: Any, **kwargs: Any) -> None:
+        self.add(build(*args, **kwargs))
+
+    method.__name__ = build.__name__
+    method.__doc__ = f"Add a :func:`{build.__name__}` claim (same arguments); returns nothing."
+    return method
+
+
 class Claims:
     """The claims of one notebook, in the order declared. ``paper`` is a paper slug, ``notebook`` the stem.
 
@@ -668,26 +679,13 @@ class Claims:
             raise ValueError(f"Claim id {claim.id!r} is already in this notebook's claims.")
         self.claims.append(claim)
 
-    def exact(self, *a, **k) -> None:
-        self.add(exact(*a, **k))
-
-    def bound(self, *a, **k) -> None:
-        self.add(bound(*a, **k))
-
-    def comparison(self, *a, **k) -> None:
-        self.add(comparison(*a, **k))
-
-    def correlation(self, *a, **k) -> None:
-        self.add(correlation(*a, **k))
-
-    def multi_part(self, *a, **k) -> None:
-        self.add(multi_part(*a, **k))
-
-    def check(self, *a, **k) -> None:
-        self.add(check(*a, **k))
-
-    def not_testable(self, *a, **k) -> None:
-        self.add(not_testable(*a, **k))
+    exact = _kind_method(exact)
+    bound = _kind_method(bound)
+    comparison = _kind_method(comparison)
+    correlation = _kind_method(correlation)
+    multi_part = _kind_method(multi_part)
+    check = _kind_method(check)
+    not_testable = _kind_method(not_testable)
 
     def __getitem__(self, claim_id: str) -> Claim:
         for c in self.claims:

@@ -58,6 +58,16 @@ def _require_dir(path: Path, what: str, name: str) -> Path:
     return path
 
 
+def _all_labels_used(items: list[dict], image_dir: Path, label_dir: Path, pattern: str, what: str, name: str,
+                     fix: str) -> list[dict]:
+    """``items`` when every label file under ``label_dir`` matching ``pattern`` belongs to one of them; else one
+    error naming both folders, both counts and ``fix`` (a mixed-up or incomplete archive)."""
+    n_labels = len(list(label_dir.glob(pattern)))
+    if n_labels != len(items):
+        raise DatasetError(f"{name}: {len(items)} images in {image_dir} but {n_labels} {what} in {label_dir}; {fix}")
+    return items
+
+
 def _split_ids(ids: list[str], split: str, root: Path, name: str, test_fraction: float, seed: int) -> list[str]:
     """Official split files if present, else a seeded permutation with the paper's proportions."""
     f = root / "splits" / f"{split}.txt"
@@ -370,11 +380,8 @@ class MoNuSeg(RealDataset):
                 raise DatasetError(f"monuseg: annotation {xml} missing for {p}; restore it from the official "
                                    "archive.")
             out.append({"id": p.stem, "image": p, "mask": xml})
-        n_xml = len(list(adir.glob("*.xml")))
-        if n_xml != len(out):
-            raise DatasetError(f"monuseg: {len(out)} images in {idir} but {n_xml} annotations in {adir}; remove the "
-                               "unmatched XML files or restore their images.")
-        return out
+        return _all_labels_used(out, idir, adir, "*.xml", "annotations", self.name,
+                                "remove the unmatched XML files or restore their images.")
 
     def load_label(self, s):
         from PIL import Image
@@ -435,11 +442,8 @@ class Cityscapes(RealDataset):
                         raise DatasetError(f"cityscapes: {s[k]} missing for {img}; unpack {z} into the root, or "
                                            "pass depth=False.")
             out.append(s)
-        n_lab = len(list(gdir.glob("*/*_gtFine_labelIds.png")))
-        if n_lab != len(out):
-            raise DatasetError(f"cityscapes: {len(out)} images in {idir} but {n_lab} labelIds files in {gdir}; the "
-                               "two archives are from different versions or incomplete.")
-        return out
+        return _all_labels_used(out, idir, gdir, "*/*_gtFine_labelIds.png", "labelIds files", self.name,
+                                "the two archives are from different versions or incomplete.")
 
     def load_label(self, s):
         ids = read_label(s["mask"])

@@ -70,13 +70,8 @@ def soft_cross_entropy(
     return _normalised(total, t.sum(), logits)
 
 
-def soft_kl_divergence(
-    logits: torch.Tensor,
-    soft_targets: torch.Tensor,
-    multi_class: bool = True,
-    ignore_index: int | None = 255,
-    eps: float = 1e-6,
-) -> torch.Tensor:
+def soft_kl_divergence(logits: torch.Tensor, soft_targets: torch.Tensor, multi_class: bool = True,
+                       ignore_index: int | None = 255, eps: float = 1e-6) -> torch.Tensor:
     """KL form of the soft-label loss (Eq. 4 of soft-labels): ``sum t * log(t / softmax(x))`` over ``t.sum()``.
 
     Same arguments, MC switch and normalisation as :func:`soft_cross_entropy`; it differs from it by the targets'

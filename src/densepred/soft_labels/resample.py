@@ -325,16 +325,9 @@ def _clamp_soft(soft: torch.Tensor) -> torch.Tensor:
     return soft.mul_(factor)
 
 
-def onehot_reference(
-    labels: torch.Tensor,
-    size: _SizeArg = None,
-    scale: _ScaleArg = None,
-    method: str = "soft-bilinear",
-    *,
-    num_classes: int,
-    ignore_index: int | None = 255,
-    antialias: bool = False,
-) -> torch.Tensor:
+def onehot_reference(labels: torch.Tensor, size: _SizeArg = None, scale: _ScaleArg = None,
+                     method: str = "soft-bilinear", *, num_classes: int, ignore_index: int | None = 255,
+                     antialias: bool = False) -> torch.Tensor:
     """The straightforward soft labels: full-resolution one-hot (N, C, H, W), then ``F.interpolate``.
 
     Kept as the reference for tests and ``benchmarks/bench_soft_labels.py``; memory is O(N * C * H * W).
