@@ -109,3 +109,17 @@ def test_no_results(tmp_path):
     sc.write_pages(tmp_path, {"cpu": tmp_path / "nothing"})
     assert "No results yet" in (tmp_path / "scorecard.md").read_text()
     assert sc.load_results(tmp_path / "nothing") == []
+
+
+def test_pages_without_results_are_listed_not_counted(tmp_path, monkeypatch):
+    from densepred import paths
+
+    for stem in ("01_masks", "02_main"):
+        (tmp_path / "masksup").mkdir(exist_ok=True)
+        (tmp_path / "masksup" / f"{stem}.ipynb").write_text("{}")
+    monkeypatch.setattr(paths, "notebooks_dir", lambda: tmp_path)
+    lines = sc.pages_without_results({"cpu": [{"paper": "masksup", "notebook": "01_masks", "claims": []}]})
+    assert "1 pages have no `cpu` results" in lines[0] and "[masksup/02_main](masksup/02_main.ipynb)" in lines[0]
+    assert "01_masks" not in lines[0]
+    assert sc.pages_without_results({"cpu": [{"paper": "masksup", "notebook": s, "claims": []}
+                                             for s in ("01_masks", "02_main")]}) == []

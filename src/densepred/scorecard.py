@@ -19,7 +19,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from . import PAPERS
+from . import PAPERS, paths
 from . import evidence as ev
 from .io import atomic_write_text
 
@@ -166,6 +166,27 @@ def _by_profile(results: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict[str,
     return {p: list(recs) for p, recs in results.items()}
 
 
+def pages_without_results(results: Mapping[str, Sequence[Mapping[str, Any]]], link_prefix: str = "") -> list[str]:
+    """Markdown lines listing the chapters' pages that have no results at the first profile: not yet re-run on
+    the version-2 evidence standard (their version-1 verdicts were withdrawn), so none of their claims is
+    counted. Empty when every page has results (or when no source notebooks are found)."""
+    if not results:
+        return []
+    profile, recs = next(iter(results.items()))
+    done = {(r["paper"], r["notebook"]) for r in recs}
+    try:
+        missing = [(paper, nb.stem) for paper in PAPERS
+                   for nb in sorted((paths.notebooks_dir() / paper).glob("*.ipynb")) if (paper, nb.stem) not in done]
+    except FileNotFoundError:
+        return []
+    if not missing:
+        return []
+    links = ", ".join(f"[{paper}/{stem}]({link_prefix}{paper}/{stem}.ipynb)" for paper, stem in missing)
+    return [f"Not counted: {len(missing)} pages have no `{profile}` results yet. They have not been re-run on "
+            "the version-2 evidence standard, and their version-1 verdicts (typed in, or from models that had "
+            f"not beaten their trivial baseline) are withdrawn: {links}.", ""]
+
+
 def summary_table(results: Mapping[str, Sequence[Mapping[str, Any]]], link_prefix: str = "") -> list[str]:
     """Paper x verdict table, one column of badges per profile, plus the compute each profile used."""
     profiles = list(results)
@@ -250,7 +271,7 @@ def scorecard_markdown(results: Mapping[str, Sequence[Mapping[str, Any]]]) -> st
               "construction and are listed apart, not counted.", ""]
     if not any(results.values()):
         return "\n".join(lines + ["No results yet: run `make book`.", ""])
-    lines += ["## Summary", ""] + summary_table(results) + [""]
+    lines += ["## Summary", ""] + summary_table(results) + [""] + pages_without_results(results)
     for paper in PAPERS:
         rows = _claim_rows(results, paper, checks=False, prefix="")
         chk = _claim_rows(results, paper, checks=True, prefix="")
@@ -267,7 +288,7 @@ def landing_markdown(results: Mapping[str, Sequence[Mapping[str, Any]]]) -> str:
     """The landing page's generated summary (included by ``intro.md``)."""
     if not any(results.values()):
         return "No results yet: run `make book`.\n"
-    lines = summary_table(results) + [""]
+    lines = summary_table(results) + [""] + pages_without_results(results)
     for prof, recs in results.items():
         total, devs = _compute(recs)
         n = _group_counts(recs)
