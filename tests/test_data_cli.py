@@ -8,9 +8,9 @@ import pytest
 from densepred.cli import main
 from densepred.data import manifest
 from densepred.data.datasets import DatasetError
+from densepred.data.fixtures import write_glas as make_glas
+from densepred.data.fixtures import write_kvasir as make_kvasir
 from densepred.data.synthetic import load_cache
-
-from test_data_real import make_glas, make_kvasir
 
 
 def test_manifest_entries_are_complete():
@@ -167,3 +167,17 @@ def test_list_and_verify_reject_a_missing_root(tmp_path, capsys):
     assert main(["data", "list", "--root", str(missing)]) == 2
     err = capsys.readouterr().err
     assert f"data_root {missing} does not exist" in err and "mkdir -p" in err
+
+
+def test_fixtures_command_writes_every_layout_and_never_into_a_used_folder(tmp_path, capsys):
+    from densepred.data.fixtures import FIXTURES
+
+    assert main(["data", "fixtures", str(tmp_path / "fx")]) == 0
+    assert "wrote fixtures of" in capsys.readouterr().out
+    for name in FIXTURES:  # a fixture is the official layout with fewer files: the counts are the only problem
+        main(["data", "verify", name, "--root", str(tmp_path / "fx"), "--quick"])
+        problems = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("  - ")]
+        assert all("the official release has" in ln for ln in problems), (name, problems)
+    assert main(["data", "fixtures", str(tmp_path / "fx"), "glas"]) == 2
+    assert "is not empty" in capsys.readouterr().err
+    assert main(["data", "fixtures", str(tmp_path / "new"), "nope"]) == 2

@@ -1,152 +1,32 @@
 """Real-dataset adapters on tiny fixtures written in each official layout, and every malformed case."""
 
-import json
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pytest
 import torch
 from PIL import Image
-from scipy.io import savemat
 
 from densepred.data import DatasetError, load_dataset
 from densepred.data.datasets import CITYSCAPES_ID_TO_TRAINID, REAL_DATASETS
+from densepred.data import fixtures
 from densepred.data.manifest import entries
+from densepred.data.fixtures import H, W, binmask, save
+from densepred.data.fixtures import write_cityscapes as make_cityscapes
+from densepred.data.fixtures import write_cvc as make_cvc
+from densepred.data.fixtures import write_dsb as make_dsb
+from densepred.data.fixtures import write_glas as make_glas
+from densepred.data.fixtures import write_isic as make_isic
+from densepred.data.fixtures import write_kitti as make_kitti
+from densepred.data.fixtures import write_kvasir as make_kvasir
+from densepred.data.fixtures import write_monuseg as make_monuseg
+from densepred.data.fixtures import write_nyu as make_nyu
 
-H, W = 12, 16
 RNG = np.random.default_rng(0)
 
 
 def rgb():
-    return RNG.integers(0, 256, (H, W, 3), dtype=np.uint8)
-
-
-def binmask(values=(0, 255)):
-    m = np.zeros((H, W), np.uint8)
-    m[3:8, 4:11] = values[1]
-    return m
-
-
-def save(path: Path, arr, **kw):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(arr).save(path, **kw)
-    return path
-
-
-# ----------------------------------------------------------------------------------------------- fixtures
-def make_kvasir(root, n=5, mask_ext="jpg", mask_values=(0, 255)):
-    for i in range(n):
-        save(root / "Kvasir-SEG" / "images" / f"cju{i:03d}.jpg", rgb(), quality=95)
-        kw = {"quality": 95} if mask_ext == "jpg" else {}
-        save(root / "Kvasir-SEG" / "masks" / f"cju{i:03d}.{mask_ext}", binmask(mask_values), **kw)
-    return root
-
-
-def make_cvc(root, n=6, ext="png", sub="PNG"):
-    base = root / "CVC-ClinicDB" / sub if sub else root / "CVC-ClinicDB"
-    for i in range(1, n + 1):
-        save(base / "Original" / f"{i}.{ext}", rgb())
-        save(base / "Ground Truth" / f"{i}.{ext}", binmask())
-    return root
-
-
-def make_glas(root):
-    d = root / "Warwick QU Dataset (Released 2016_07_08)"
-    for pre, n in (("train", 3), ("testA", 2), ("testB", 1)):
-        for i in range(1, n + 1):
-            save(d / f"{pre}_{i}.bmp", rgb())
-            inst = np.zeros((H, W), np.uint8)
-            inst[1:4, 1:5] = 1
-            inst[6:10, 8:14] = 2  # instance ids, binarised by the loader
-            save(d / f"{pre}_{i}_anno.bmp", inst)
-    return root
-
-
-def make_dsb(root, n=4):
-    for i in range(n):
-        sid = f"{i:04x}abcd"
-        save(root / "stage1_train" / sid / "images" / f"{sid}.png", np.dstack([rgb(), np.full((H, W), 255, np.uint8)]))
-        a = np.zeros((H, W), np.uint8)
-        a[1:4, 1:4] = 255
-        b = np.zeros((H, W), np.uint8)
-        b[6:9, 6:12] = 255
-        save(root / "stage1_train" / sid / "masks" / "n1.png", a)
-        save(root / "stage1_train" / sid / "masks" / "n2.png", b)
-    return root
-
-
-def make_isic(root, n=3):
-    for part in ("Training", "Validation", "Test"):
-        for i in range(n):
-            save(root / "ISIC2018" / f"ISIC2018_Task1-2_{part}_Input" / f"ISIC_{i:07d}.jpg", rgb())
-            save(root / "ISIC2018" / f"ISIC2018_Task1_{part}_GroundTruth" / f"ISIC_{i:07d}_segmentation.png", binmask())
-    return root
-
-
-MONUSEG_XML = """<?xml version="1.0" encoding="UTF-8"?>
-<Annotations><Annotation><Regions>
-<Region Id="1"><Vertices><Vertex X="2" Y="2"/><Vertex X="7" Y="2"/><Vertex X="7" Y="6"/><Vertex X="2" Y="6"/></Vertices></Region>
-<Region Id="2"><Vertices><Vertex X="10" Y="7"/><Vertex X="14" Y="7"/><Vertex X="12" Y="11"/></Vertices></Region>
-</Regions></Annotation></Annotations>"""
-
-
-def make_monuseg(root):
-    tr = root / "MoNuSeg" / "MoNuSeg 2018 Training Data"
-    for i in range(2):
-        save(tr / "Tissue Images" / f"TCGA-{i}.tif", rgb())
-        (tr / "Annotations").mkdir(parents=True, exist_ok=True)
-        (tr / "Annotations" / f"TCGA-{i}.xml").write_text(MONUSEG_XML)
-    te = root / "MoNuSeg" / "MoNuSegTestData"
-    save(te / "TCGA-9.tif", rgb())
-    (te / "TCGA-9.xml").write_text(MONUSEG_XML)
-    return root
-
-
-def make_cityscapes(root, split="train", depth=True):
-    cs = root / "cityscapes"
-    for j, city in enumerate(("aachen", "bochum")):
-        stem = f"{city}_000000_00001{j}"
-        save(cs / "leftImg8bit" / split / city / f"{stem}_leftImg8bit.png", rgb())
-        ids = RNG.integers(0, 34, (H, W)).astype(np.uint8)
-        ids[0, 0] = 255  # licence plate (id -1 stored as 255) -> void
-        save(cs / "gtFine" / split / city / f"{stem}_gtFine_labelIds.png", ids)
-        if depth:
-            disp = np.zeros((H, W), np.uint16)
-            disp[2:, :] = 1 + 256 * 20  # disparity 20 px
-            disp[5:, :] = 1 + 256 * 40  # disparity 40 px
-            save(cs / "disparity" / split / city / f"{stem}_disparity.png", disp)
-            cam = {"extrinsic": {"baseline": 0.2, "pitch": 0.0}, "intrinsic": {"fx": 2000.0, "fy": 2000.0,
-                                                                                  "u0": 8, "v0": 6}}
-            p = cs / "camera" / split / city / f"{stem}_camera.json"
-            p.parent.mkdir(parents=True, exist_ok=True)
-            p.write_text(json.dumps(cam))
-    return root
-
-
-def make_kitti(root, n=200):
-    d = root / "data_semantics" / "training"
-    for i in range(n):
-        save(d / "image_2" / f"{i:06d}_10.png", rgb()[:4, :6])
-        save(d / "semantic" / f"{i:06d}_10.png", np.full((4, 6), 26, np.uint8))  # car
-    return root
-
-
-def make_nyu(root, n=5, mapping=True, raw_max=894):
-    d = root / "nyuv2"
-    d.mkdir(parents=True)
-    img = RNG.integers(0, 256, (n, H, W, 3), dtype=np.uint8)
-    lab = RNG.integers(0, raw_max + 1, (n, H, W)).astype(np.uint16)
-    lab[:, 0, 0] = raw_max  # every image holds the largest raw id
-    dep = RNG.uniform(0.5, 10, (n, H, W)).astype(np.float32)
-    with h5py.File(d / "nyu_depth_v2_labeled.mat", "w") as f:  # MATLAB v7.3 column-major layout
-        f["images"] = img.transpose(0, 3, 2, 1)
-        f["labels"] = lab.transpose(0, 2, 1)
-        f["depths"] = dep.transpose(0, 2, 1)
-    savemat(d / "splits.mat", {"trainNdxs": np.array([[1], [2], [3]]), "testNdxs": np.array([[4], [5]])})
-    if mapping:
-        savemat(d / "classMapping40.mat", {"mapClass": (np.arange(894) % 40 + 1)[None, :]})
-    return root, img, lab, dep
+    return fixtures.rgb(RNG)
 
 
 # ----------------------------------------------------------------------------------------------- adapters
@@ -383,7 +263,7 @@ def test_nyu_mapping_required_and_raw_ids_checked(tmp_path):
 
 def test_monuseg_unmatched_xml(tmp_path):
     make_monuseg(tmp_path)
-    (tmp_path / "MoNuSeg" / "MoNuSeg 2018 Training Data" / "Annotations" / "extra.xml").write_text(MONUSEG_XML)
+    (tmp_path / "MoNuSeg" / "MoNuSeg 2018 Training Data" / "Annotations" / "extra.xml").write_text(fixtures.MONUSEG_XML)
     with pytest.raises(DatasetError, match="2 images .* 3 annotations"):
         load_dataset("monuseg", tmp_path, "train")
 

@@ -61,6 +61,29 @@ def test_profile_overrides_per_notebook(tree):
     assert "mac_sizes" not in load_profile("cpu", "masksup/01_masks")
 
 
+def test_shrunk_profile_applies_its_shrink_blocks_last(tree, tmp_path):
+    d = tmp_path / "profiles"
+    d.mkdir()
+    (d / "big.yaml").write_text("profile: big\nseeds: [0, 1, 2]\nshrink: {seeds: [0]}\nnotebooks:\n"
+                                "  p/01_a: {epochs: 200, dataset: glas, shrink: {epochs: 1}}\n")
+    big = load_profile("big", "p/01_a", d)
+    assert big == {"profile": "big", "seeds": [0, 1, 2], "epochs": 200, "dataset": "glas"}
+    small = load_profile("big-shrink", "p/01_a", d)
+    assert small == {"profile": "big-shrink", "seeds": [0], "epochs": 1, "dataset": "glas"}  # code path kept
+    with pytest.raises(ProfileError, match="Unknown profile 'small-shrink'"):
+        load_profile("small-shrink", None, d)
+    (d / "bad.yaml").write_text("profile: bad\nshrink: [1]\n")
+    with pytest.raises(ProfileError, match="'shrink' must be a mapping"):
+        load_profile("bad-shrink", None, d)
+
+
+def test_shrink_flag_runs_into_its_own_outputs(tree):
+    nb = claims_notebook(tree / "notebooks" / "demo" / "01_a.ipynb")
+    assert main(["run", str(nb), "--profile", "gpu", "--shrink"]) == 0
+    assert (tree / "outputs" / "gpu-shrink" / "book" / "demo" / "01_a.ipynb").is_file()
+    assert json.loads((tree / "outputs" / "gpu-shrink" / "results" / "demo" / "01_a.json").read_text())["x"] == 1
+
+
 def test_staleness_follows_source_parameters_and_outputs(tree):
     nb = make_notebook(tree / "notebooks" / "demo" / "01_a.ipynb", "print(x)")
     h = source_hash(nb, {"x": 1})

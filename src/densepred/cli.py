@@ -50,6 +50,18 @@ def _gpus(text: str) -> list[str]:
     return ids
 
 
+SHRINK_HELP = ("the profile's code path at smoke sizes (its shrink: blocks applied; files in outputs/<profile>-shrink/"
+               "); e.g. --profile gpu --shrink on fixtures from `densepred data fixtures DIR`")
+
+
+def _profile(args) -> str:
+    """``--profile P --shrink`` is the shrunk profile ``P-shrink`` (see :mod:`densepred.profiles`)."""
+    from .profiles import SHRINK
+
+    shrink = getattr(args, "shrink", False) and not args.profile.endswith(SHRINK)
+    return args.profile + SHRINK if shrink else args.profile
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="densepred", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
@@ -59,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--profile", default="cpu", help="smoke | cpu | gpu (files in notebooks/profiles/)")
     r.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                    help="override a parameter of the notebook's parameters cell (YAML value)")
+    r.add_argument("--shrink", action="store_true", help=SHRINK_HELP)
     r.add_argument("--no-progress", action="store_true")
 
     n = sub.add_parser("nbref", help="re-execute a source notebook at its smoke defaults (nbval reference)")
@@ -71,6 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     bb.add_argument("--notebook", dest="notebooks", action="append", default=None, metavar="SLUG/STEM",
                     help="only this notebook (repeatable), e.g. masksup/01_masks")
     bb.add_argument("--profile", default="cpu")
+    bb.add_argument("--shrink", action="store_true", help=SHRINK_HELP)
     bb.add_argument("--force", action="store_true", help="re-run every selected notebook, stale or not")
     bb.add_argument("--no-html", action="store_true", help="skip the Jupyter Book HTML build")
     bb.add_argument("--no-run", action="store_true", help="execute nothing; build from the executed copies")
@@ -91,6 +105,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="submitit cluster (default: detected); local runs the jobs on this machine")
     bs = bsub.add_parser("stale", help="list notebooks whose executed copy is missing or stale")
     bs.add_argument("--profile", default="cpu")
+    bs.add_argument("--shrink", action="store_true", help=SHRINK_HELP)
     bs.add_argument("--paper", default=None)
 
     from .data.cli import add_data_commands
@@ -105,9 +120,10 @@ def _run(args) -> int:
     from .runner import run_notebook, target
 
     overrides = {name: _parse_value(name, value) for name, value in args.parameter}
-    out = run_notebook(args.notebook, args.profile, overrides, progress=not args.no_progress)
+    profile = _profile(args)
+    out = run_notebook(args.notebook, profile, overrides, progress=not args.no_progress)
     print(f"wrote {out}")
-    results = target(args.notebook, args.profile, overrides).results
+    results = target(args.notebook, profile, overrides).results
     if results.is_file():
         print(f"wrote {results}")
     return 0
@@ -117,14 +133,15 @@ def _book(args) -> int:
     from . import book
     from .runner import source_notebooks, stale_reason
 
+    profile = _profile(args)
     if args.book_command == "stale":
         for nb in source_notebooks(args.paper):
-            print(f"{nb}: {stale_reason(nb, args.profile) or 'up to date'}")
+            print(f"{nb}: {stale_reason(nb, profile) or 'up to date'}")
         return 0
     jobs = args.jobs if args.jobs is not None else (len(args.gpus) if args.gpus else 1)
     slurm = book.SlurmOptions(args.partition, args.time_min, args.gpus_per_job, args.cpus_per_job, args.mem_gb,
                               args.cluster)
-    report = book.build(args.paper, args.profile, args.force, html=not args.no_html,
+    report = book.build(args.paper, profile, args.force, html=not args.no_html,
                         warnings_as_errors=args.strict, run=not args.no_run, notebooks=args.notebooks, jobs=jobs,
                         gpus=args.gpus, executor=args.executor, slurm=slurm)
     print(report.summary())

@@ -16,6 +16,13 @@ papers' settings on real data.
 A profile may also hold a ``slurm:`` block (``partition``, ``time`` in minutes, ``gpus_per_job``,
 ``cpus_per_job``, ``mem_gb``) read by ``densepred book build --executor slurm``; it is not a notebook parameter.
 The profile name decides where a run's files go, so it must name an existing file and match ``[a-z0-9_-]+``.
+
+**Shrunk profiles** (``--shrink``): ``<name>-shrink`` is profile ``<name>`` with its ``shrink:`` blocks applied
+last: the top-level ``shrink:`` (e.g. one seed, the cpu) and each notebook's own ``shrink:`` (smoke sizes: few
+images, one epoch, small resolutions). Everything else -- datasets, architectures, optimiser, schedule shape,
+evaluation -- stays the profile's, so ``--profile gpu --shrink`` runs the gpu code path in seconds; CI runs it on
+fixtures written in the official layouts (``densepred data fixtures DIR``). Its files go to
+``outputs/<name>-shrink/``.
 """
 
 from __future__ import annotations
@@ -34,7 +41,9 @@ class ProfileError(ValueError):
 
 
 _NAME = re.compile(r"[a-z0-9_-]+")
-NOT_PARAMETERS = ("notebooks", "slurm")
+NOT_PARAMETERS = ("notebooks", "slurm", "shrink")
+SHRINK = "-shrink"
+"""Suffix of a shrunk profile's name: ``gpu-shrink`` is ``gpu`` with its ``shrink:`` blocks applied."""
 """Top-level keys of a profile file that are settings of the tools, not notebook parameters."""
 
 
@@ -48,6 +57,8 @@ def validate_name(name: str, profiles_dir: Path | None = None) -> Path:
             f"(it names a folder). Available profiles: {', '.join(available_profiles(d)) or '(none)'}."
         )
     path = d / f"{name}.yaml"
+    if not path.is_file() and name.endswith(SHRINK) and (d / f"{name[:-len(SHRINK)]}.yaml").is_file():
+        path = d / f"{name[:-len(SHRINK)]}.yaml"
     if not path.is_file():
         raise ProfileError(
             f"Unknown profile {name!r}: no file {path}. Available profiles: "
@@ -91,10 +102,17 @@ def load_profile(name: str, notebook: str | None = None, profiles_dir: Path | No
     if not isinstance(overrides, dict):
         raise ProfileError(f"Profile {path}: 'notebooks' must map '<slug>/<notebook>' to parameter mappings.")
     params = {k: v for k, v in data.items() if k not in NOT_PARAMETERS}
-    if params.get("profile", name) != name:
-        raise ProfileError(f"Profile {path} sets profile: {params['profile']!r}; it must be {name!r} (its file name).")
-    if notebook is not None:
-        params.update(overrides.get(notebook, {}) or {})
+    if params.get("profile", path.stem) != path.stem:
+        raise ProfileError(f"Profile {path} sets profile: {params['profile']!r}; it must be {path.stem!r} "
+                           "(its file name).")
+    own = dict(overrides.get(notebook, {}) or {}) if notebook is not None else {}
+    own_shrink = own.pop("shrink", None) or {}
+    params.update(own)
+    if path.stem != name:  # a shrunk profile: the shrink blocks last
+        for block in (data.get("shrink") or {}, own_shrink):
+            if not isinstance(block, dict):
+                raise ProfileError(f"Profile {path}: 'shrink' must be a mapping of parameter names to values.")
+            params.update(block)
     params["profile"] = name  # the file name decides, never a value inside it
     return params
 

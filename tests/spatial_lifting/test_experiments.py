@@ -11,7 +11,7 @@ import densepred.spatial_lifting.experiments as ex
 from densepred.data import DatasetError
 from densepred.engine import make_loader
 from densepred.spatial_lifting.slice_explanations import slice_dissimilarity
-from test_data_real import make_cityscapes, make_nyu
+from densepred.data.fixtures import write_cityscapes as make_cityscapes, write_nyu as make_nyu
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The ``densepred data`` sub-commands: ``list``, ``verify``, ``synth``, ``fetch``.
+"""The ``densepred data`` sub-commands: ``list``, ``verify``, ``synth``, ``fetch``, ``fixtures``.
 
 The main CLI calls ``add_data_commands(subparsers)`` to register ``data`` and dispatches to
 ``run_data_command(args)``, which returns the exit status (0 ok, 1 problems found, 2 bad input).
@@ -29,7 +29,7 @@ def add_data_commands(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser("data", help="list, verify, generate or fetch datasets",
                               description="Datasets: the embedded synthetic sets and real datasets in their "
                                           "official layouts (see data_manifest.yaml).")
-    sub = p.add_subparsers(dest="data_command", metavar="{list,verify,synth,fetch}")
+    sub = p.add_subparsers(dest="data_command", metavar="{list,verify,synth,fetch,fixtures}")
     sub.required = True
     q = sub.add_parser("list", help="table of every dataset with what is present under --root")
     q.add_argument("--root", default=None, help=ROOT_HELP)
@@ -48,6 +48,10 @@ def add_data_commands(subparsers) -> argparse.ArgumentParser:
                                      "checksum (manifest, else a lock file under the root)")
     q.add_argument("name")
     q.add_argument("--root", default=None, help=ROOT_HELP + "; created if missing (its parent must exist)")
+    q = sub.add_parser("fixtures", help="write tiny fixtures of the real datasets in their official layouts into an "
+                                        "empty folder (for tests and `--profile gpu --shrink`)")
+    q.add_argument("root", help="an empty or new folder")
+    q.add_argument("names", nargs="*", help="dataset ids (default: every dataset with a fixture)")
     p.set_defaults(func=run_data_command)
     return p
 
@@ -57,7 +61,7 @@ def run_data_command(args) -> int:
 
     try:
         return _COMMANDS[args.data_command](args)
-    except (DatasetError, FileNotFoundError, ValueError) as e:
+    except (DatasetError, FileNotFoundError, FileExistsError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
 
@@ -102,7 +106,15 @@ def _fetch(args) -> int:
     return 0
 
 
-_COMMANDS = {"list": _list, "verify": _verify, "synth": _synth, "fetch": _fetch}
+def _fixtures(args) -> int:
+    from .fixtures import write_fixtures
+
+    names = write_fixtures(args.root, args.names or None)
+    print(f"wrote fixtures of {len(names)} dataset(s) under {args.root}: {', '.join(names)}")
+    return 0
+
+
+_COMMANDS = {"list": _list, "verify": _verify, "synth": _synth, "fetch": _fetch, "fixtures": _fixtures}
 
 
 def main(argv=None) -> int:
