@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.densepred-installed
 PROFILE ?= cpu
 
-.PHONY: setup book test unit nbval book-html reference clean
+.PHONY: setup book test unit nbval book-html reference shrink clean
 
 # The environment: a venv with densepred installed editable, torch pinned by constraints.txt.
 $(STAMP): pyproject.toml constraints.txt
@@ -37,6 +37,15 @@ nbval: $(STAMP)
 book-html: $(STAMP)
 	$(BIN)/densepred book build --profile $(PROFILE) --no-run -W
 	$(BIN)/python -m densepred.linkcheck book/_build/html
+
+# The gpu code path of the rebuilt chapters at --shrink sizes, on fixtures written in the official layouts (CI).
+SHRINK_PAPERS ?=
+shrink: $(STAMP)
+	rm -rf outputs/fixtures && $(BIN)/densepred data fixtures outputs/fixtures
+	for paper in $(SHRINK_PAPERS); do \
+		DENSEPRED_DATA=$(CURDIR)/outputs/fixtures $(BIN)/densepred book build --profile gpu --shrink --paper $$paper \
+			--no-html --force || exit 1; \
+	done
 
 # Refresh the committed smoke outputs of the source notebooks (the nbval reference).
 reference: $(STAMP)
