@@ -31,6 +31,7 @@ import shutil
 import time
 import uuid
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -110,14 +111,17 @@ def _plain(value: Any, where: str) -> Any:
 
 
 def run_key(protocol: str, config: Any, seed: int, modules: list[str],
-            source_root: str | Path | None = None) -> str:
-    """The SHA-256 (hex) naming a run: protocol, canonical config JSON, seed, and the sources it imports."""
+            source_root: str | Path | None = None, data: list[str] | None = None) -> str:
+    """The SHA-256 (hex) naming a run: protocol, canonical config JSON, seed, the sources it imports and, for
+    real data, the fingerprints of the splits it reads (``data``, see :mod:`densepred.data.fingerprint`)."""
     if not isinstance(protocol, str) or not protocol:
         raise ValueError(f"protocol must be a non-empty string, got {protocol!r}")
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise ValueError(f"seed must be an int, got {seed!r}")
     payload = {"format": FORMAT, "protocol": protocol, "config": json.loads(canonical_json(config)), "seed": seed,
                "sources": source_digests(modules, source_root)}
+    if data:  # only real data adds it, so keys of synthetic runs stay as they were
+        payload["data"] = list(data)
     return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
@@ -184,7 +188,7 @@ def _remove(path: Path) -> None:
 
 def cached_run(protocol: str, config: Any, seed: int, modules: list[str],
                train_fn: Callable[[Any, int, Path], RunOutput], *, root: str | Path | None = None,
-               source_root: str | Path | None = None) -> RunResult:
+               source_root: str | Path | None = None, data: Iterable | None = None) -> RunResult:
     """The run of ``protocol`` with ``config`` and ``seed``: from the cache, or trained by ``train_fn`` and stored.
 
     Args:
@@ -199,9 +203,14 @@ def cached_run(protocol: str, config: Any, seed: int, modules: list[str],
             interrupted run resumes where it stopped.
         root: the runs directory (default ``<cache_dir>/runs``); source_root: where the package's sources are
             (default: the installed ``densepred``).
+        data: the datasets the run trains and selects on (e.g. ``(train, val)`` from ``load_split``). Their
+            fingerprints enter the key, so a run on one data root is never served for another root whose files
+            differ (fixtures and the real release have the same names). The config need not hold ``data_root``.
     """
     t0 = time.perf_counter()
-    key = run_key(protocol, config, seed, modules, source_root)
+    from ..data.fingerprint import fingerprints
+
+    key = run_key(protocol, config, seed, modules, source_root, fingerprints(data) if data is not None else None)
     base = runs_dir(root)
     entry = base / key
     if entry.is_dir():
