@@ -61,3 +61,23 @@ def test_reading_conventions(path):
     assert not [i for i, s in code if "claims_mod" in s or "densepred import claims" in s], "use densepred.evidence"
     assert any("report.summary_boxes" in s for _, s in code), "glue the verdict and provenance boxes"
     assert any("{glue} verdict_box" in c.source for c in nb.cells if c.cell_type == "markdown")
+
+
+def shrink_papers() -> list[str]:
+    """The chapters whose gpu path CI runs at --shrink (``SHRINK_PAPERS`` in the Makefile)."""
+    for line in (REPO / "Makefile").read_text().splitlines():
+        if line.startswith("SHRINK_PAPERS ?="):
+            return line.split("=", 1)[1].split()
+    raise AssertionError("Makefile has no `SHRINK_PAPERS ?=` line")
+
+
+def test_every_page_of_a_shrunk_chapter_has_its_shrink_block():
+    import yaml
+
+    gpu = yaml.safe_load((REPO / "notebooks" / "profiles" / "gpu.yaml").read_text())["notebooks"]
+    for paper in shrink_papers():
+        pages = [p for p in NOTEBOOKS if p.parent.name == paper]
+        assert pages, f"SHRINK_PAPERS names {paper!r}, which has no notebooks"
+        for p in pages:
+            block = (gpu.get(_key(p)) or {}).get("shrink")
+            assert isinstance(block, dict) and block, f"{_key(p)}: no shrink: block in gpu.yaml"
