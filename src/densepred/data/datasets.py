@@ -628,11 +628,3 @@ def load_dataset(name: str, root=None, split: str = "train", **kwargs) -> Datase
         raise DatasetError(f"unknown dataset {name!r}; known: {', '.join(SYNTHETIC_NAMES + tuple(REAL_DATASETS))}")
     return REAL_DATASETS[key](root=root, split=split, **kwargs)
 
-
-# Datasets in their own modules, appended to the registry (those modules import this one's base classes).
-from . import depth_datasets as _depth_datasets  # noqa: E402
-from . import medical_datasets as _medical_datasets  # noqa: E402
-
-for _mod in (_medical_datasets, _depth_datasets):
-    REAL_DATASETS.update({c.name: c for c in _mod.DATASETS})
-    ALIASES.update(_mod.ALIASES)

@@ -31,6 +31,7 @@ import torch
 
 from .datasets import VOID, RealDataset, _list_images, _require_dir, _split_ids, resize_item
 from .errors import DatasetError
+from .fixtures import H, W, binmask, rgb, save
 from .files import binary_mask, read_array, read_image, read_label
 
 
@@ -260,7 +261,6 @@ ALIASES = {"diode": "diode-outdoor", "kitti-depth-selection": "kitti-depth"}
 def write_kitti_depth(root: Path, n: int = 5, seed: int = 0) -> Path:
     """``depth_selection/val_selection_cropped/{image,groundtruth_depth,velodyne_raw,intrinsics}/...`` with
     uint16 ground truth (value = depth * 256; rows 0-2 have none)."""
-    from .fixtures import H, W, rgb, save
 
     rng = np.random.default_rng(seed)
     d = root / "depth_selection" / "val_selection_cropped"
@@ -281,7 +281,6 @@ def write_make3d(root: Path, counts=(("train", 3), ("test", 2)), seed: int = 0) 
     Gridlaserdata}/depth_sph_corr-<name>.mat`` with a 8x3x4 ``Position3DGrid`` (depth 5 m top, 20 m bottom)."""
     from scipy.io import savemat
 
-    from .fixtures import rgb, save
 
     rng = np.random.default_rng(seed)
     folders = {"train": ("Train400Img", "Train400Depth"), "test": ("Test134", "Gridlaserdata")}
@@ -301,7 +300,6 @@ def write_make3d(root: Path, counts=(("train", 3), ("test", 2)), seed: int = 0) 
 def write_diode(root: Path, n_val: int = 5, n_train: int = 2, seed: int = 0) -> Path:
     """``diode/{val,train}/outdoor/scene_<n>/scan_<n>/<name>.png`` + ``_depth.npy`` (H, W, 1) +
     ``_depth_mask.npy`` (left 4 columns invalid), and one ``val/indoors`` scan the loader must skip."""
-    from .fixtures import H, W, rgb, save
 
     rng = np.random.default_rng(seed)
     k = 0
@@ -321,7 +319,6 @@ def write_diode(root: Path, n_val: int = 5, n_train: int = 2, seed: int = 0) -> 
 def write_modest(root: Path, n: int = 6, seed: int = 0) -> Path:
     """``modest/{bg_fg,bg_fg_mask,bg_fg_depth_map}/bg001_fg00<f>_<k>[_mask|_depth_map].jpeg`` and
     ``file_map.txt``."""
-    from .fixtures import binmask, rgb, save
 
     rng = np.random.default_rng(seed)
     d = root / "modest"

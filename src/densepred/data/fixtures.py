@@ -226,10 +226,3 @@ def write_fixtures(root: str | Path, names=None) -> list[str]:
         FIXTURES[name](root)
     return names
 
-
-# Writers that live beside their loaders (medical_datasets.py, depth_datasets.py), appended to the registry.
-from .depth_datasets import FIXTURE_WRITERS as _DEPTH_WRITERS  # noqa: E402
-from .medical_datasets import FIXTURE_WRITERS as _MEDICAL_WRITERS  # noqa: E402
-
-FIXTURES.update(_MEDICAL_WRITERS)
-FIXTURES.update(_DEPTH_WRITERS)

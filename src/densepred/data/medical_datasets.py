@@ -33,6 +33,7 @@ import numpy as np
 
 from .datasets import VOID, RealDataset, _list_images, _PairedFolders, _require_dir, _split_ids
 from .errors import DatasetError
+from .fixtures import H, W, binmask, rgb, save
 from .files import binary_mask, read_label
 
 
@@ -308,10 +309,9 @@ ALIASES = {"chase": "chase-db1", "chasedb1": "chase-db1", "fnc": "fluorescent-ne
 
 # ------------------------------------------------------------------------------------------------ fixtures
 # Writers of tiny fixtures in each official layout (densepred.data.fixtures conventions: 12x16 random pixels,
-# one 35-pixel foreground rectangle). Helpers are imported inside the functions: fixtures.py imports this module.
+# one 35-pixel foreground rectangle). Registered in FIXTURES by densepred/data/__init__.py.
 def write_chase(root: Path, n: int = 8, seed: int = 0) -> Path:
     """``CHASEDB1/Image_<nn><L|R>.jpg`` with ``_1stHO.png`` and ``_2ndHO.png`` (0/255)."""
-    from .fixtures import binmask, rgb, save
 
     rng = np.random.default_rng(seed)
     for i in range(n):
@@ -324,7 +324,6 @@ def write_chase(root: Path, n: int = 8, seed: int = 0) -> Path:
 
 def write_fives(root: Path, counts=(("train", 3), ("test", 2)), seed: int = 0) -> Path:
     """``FIVES/{train,test}/{Original,Ground truth}/<n>_<A|D|G|N>.png``; ground truth as RGB 0/255 PNG."""
-    from .fixtures import binmask, rgb, save
 
     rng = np.random.default_rng(seed)
     k = 0
@@ -339,7 +338,6 @@ def write_fives(root: Path, counts=(("train", 3), ("test", 2)), seed: int = 0) -
 
 def write_bccd(root: Path, counts=(("train", 3), ("test", 2)), seed: int = 0) -> Path:
     """``BCCD Dataset with mask/{train,test}/{original,mask}/<name>.png``."""
-    from .fixtures import binmask, rgb, save
 
     rng = np.random.default_rng(seed)
     for split, n in counts:
@@ -352,7 +350,6 @@ def write_bccd(root: Path, counts=(("train", 3), ("test", 2)), seed: int = 0) ->
 
 def write_fnc(root: Path, n: int = 5, seed: int = 0) -> Path:
     """``fluorescent-neuronal-cells/all_images/images/<name>.png`` and ``all_masks/masks/<name>.png`` (0/255)."""
-    from .fixtures import binmask, rgb, save
 
     rng = np.random.default_rng(seed)
     d = root / "fluorescent-neuronal-cells"
@@ -380,7 +377,6 @@ MONUSAC_XML = """<?xml version="1.0"?>
 def write_monusac(root: Path, seed: int = 0) -> Path:
     """``MoNuSAC/MoNuSAC_images_and_annotations/<patient>/<image>.{tif,xml}`` (two patients, 3 images) and
     ``MoNuSAC/MoNuSAC Testing Data and Annotations/<patient>/<image>.{tif,xml}`` (1 image); RGBA TIFFs."""
-    from .fixtures import rgb, save
 
     rng = np.random.default_rng(seed)
     for part, names in (("MoNuSAC_images_and_annotations", ("TCGA-55-1594-01Z-00-DX1/TCGA-55-1594-01Z-00-DX1_1",
@@ -396,7 +392,6 @@ def write_monusac(root: Path, seed: int = 0) -> Path:
 
 def write_nuinsseg(root: Path, per_organ: int = 3, seed: int = 0) -> Path:
     """``NuInsSeg/<organ>/{tissue images,mask binary}/<organ>_<n>.png`` for two organs."""
-    from .fixtures import binmask, rgb, save
 
     rng = np.random.default_rng(seed)
     for organ in ("human bladder", "mouse muscle"):
@@ -409,7 +404,6 @@ def write_nuinsseg(root: Path, per_organ: int = 3, seed: int = 0) -> Path:
 
 def write_tnbc(root: Path, slides: int = 2, per_slide: int = 3, seed: int = 0) -> Path:
     """``TNBC_NucleiSegmentation/Slide_<ss>/<ss>_<n>.png`` (RGBA) and ``GT_<ss>/<ss>_<n>.png`` (0/255)."""
-    from .fixtures import binmask, rgb, save
 
     rng = np.random.default_rng(seed)
     for s in range(1, slides + 1):
@@ -432,7 +426,6 @@ def rle_encode(mask: np.ndarray) -> str:
 def write_sartorius(root: Path, n: int = 5, seed: int = 0) -> Path:
     """``sartorius-cell-instance-segmentation/train/<id>.png`` (grey) and ``train.csv`` with two cells per image
     (rows of one image not contiguous for the last image, as the reader must not assume order)."""
-    from .fixtures import H, W, save
 
     rng = np.random.default_rng(seed)
     d = root / "sartorius-cell-instance-segmentation"
