@@ -147,7 +147,8 @@ class Make3D(_DepthDataset):
                 key = img.stem[len("img-"):]
                 mat = ddir / f"depth_sph_corr-{key}.mat"
                 if not mat.is_file():
-                    raise DatasetError(f"{self.name}: depth {mat} missing for {img}; unpack the matching depth archive.")
+                    raise DatasetError(f"{self.name}: depth {mat} missing for {img}; unpack the matching depth "
+                                       "archive.")
                 samples[key] = {"id": key, "image": img, "mask": mat, "depth": mat}
         ids = sorted(samples)
         if split_file.is_file():
@@ -203,7 +204,8 @@ class DIODEOutdoor(_DepthDataset):
             d = np.load(s["depth"], allow_pickle=False)
             valid = np.load(s["valid"], allow_pickle=False)
         except (ValueError, OSError) as e:
-            raise DatasetError(f"{self.name}: {s['depth']} or its mask is not a readable .npy ({e}); re-extract it.") from e
+            raise DatasetError(f"{self.name}: {s['depth']} or its mask is not a readable .npy ({e}); "
+                               "re-extract it.") from e
         d = d.reshape(d.shape[:2]) if d.ndim == 3 and d.shape[2] == 1 else d
         if valid.shape != d.shape:
             raise DatasetError(f"{self.name}: {s['valid']} has shape {valid.shape} but the depth {d.shape}; "

@@ -271,8 +271,9 @@ class Sartorius(RealDataset):
                                    "not the competition's train.csv.") from None
             pos = f.tell()
             for line in f:
-                key = line.split(b",", self._cols[0] + 1)[self._cols[0]].decode()
-                offsets.setdefault(key, []).append(pos)
+                if line.strip():
+                    key = line.split(b",", self._cols[0] + 1)[self._cols[0]].decode().strip()
+                    offsets.setdefault(key, []).append(pos)
                 pos += len(line)
         images = {p.stem: p for p in _list_images(idir)}
         no_img = sorted(set(offsets) - set(images))
@@ -293,11 +294,12 @@ class Sartorius(RealDataset):
                 if mask is None:
                     mask = np.zeros(h * w, np.uint8)
                 runs = np.array(cols[i_ann].split(), np.int64)
-                if runs.size % 2 or (runs.size and (runs[0::2].min() < 1 or (runs[0::2] + runs[1::2] - 1).max() > h * w)):
-                    raise DatasetError(f"{self.name}: {self.csv_path} row at byte {off} (id {s['id']}) has a run-length "
-                                       f"code that is odd-length or leaves the {h}x{w} image; the CSV is damaged: "
-                                       "re-extract train.csv.")
-                for start, length in zip(runs[0::2] - 1, runs[1::2]):
+                starts, lengths = runs[0::2], runs[1::2]
+                if runs.size % 2 or (runs.size and (starts.min() < 1 or (starts + lengths - 1).max() > h * w)):
+                    raise DatasetError(f"{self.name}: {self.csv_path} row at byte {off} (id {s['id']}) has a "
+                                       f"run-length code that is odd-length or leaves the {h}x{w} image; the CSV "
+                                       "is damaged: re-extract train.csv.")
+                for start, length in zip(starts - 1, lengths):
                     mask[start:start + length] = 1
         return mask.reshape(h, w)
 
@@ -362,13 +364,15 @@ def write_fnc(root: Path, n: int = 5, seed: int = 0) -> Path:
 MONUSAC_XML = """<?xml version="1.0"?>
 <Annotations>
 <Annotation Id="1"><Attributes><Attribute Name="Epithelial" Id="1" Value=""/></Attributes><Regions>
-<Region Id="1"><Vertices><Vertex X="2" Y="2"/><Vertex X="7" Y="2"/><Vertex X="7" Y="6"/><Vertex X="2" Y="6"/></Vertices></Region>
+<Region Id="1"><Vertices>
+<Vertex X="2" Y="2"/><Vertex X="7" Y="2"/><Vertex X="7" Y="6"/><Vertex X="2" Y="6"/></Vertices></Region>
 </Regions></Annotation>
 <Annotation Id="2"><Attributes><Attribute Name="Lymphocyte" Id="2" Value=""/></Attributes><Regions>
 <Region Id="1"><Vertices><Vertex X="10" Y="7"/><Vertex X="14" Y="7"/><Vertex X="12" Y="11"/></Vertices></Region>
 </Regions></Annotation>
 <Annotation Id="3"><Attributes><Attribute Name="Ambiguous" Id="3" Value=""/></Attributes><Regions>
-<Region Id="1"><Vertices><Vertex X="0" Y="9"/><Vertex X="3" Y="9"/><Vertex X="3" Y="11"/><Vertex X="0" Y="11"/></Vertices></Region>
+<Region Id="1"><Vertices>
+<Vertex X="0" Y="9"/><Vertex X="3" Y="9"/><Vertex X="3" Y="11"/><Vertex X="0" Y="11"/></Vertices></Region>
 </Regions></Annotation>
 </Annotations>"""
 """Three annotations in MoNuSAC's ImageScope XML: an epithelial and a lymphocyte nucleus, one ambiguous region."""
@@ -382,7 +386,8 @@ def write_monusac(root: Path, seed: int = 0) -> Path:
     for part, names in (("MoNuSAC_images_and_annotations", ("TCGA-55-1594-01Z-00-DX1/TCGA-55-1594-01Z-00-DX1_1",
                                                            "TCGA-55-1594-01Z-00-DX1/TCGA-55-1594-01Z-00-DX1_2",
                                                            "TCGA-5P-A9K0-01Z-00-DX1/TCGA-5P-A9K0-01Z-00-DX1_1")),
-                        ("MoNuSAC Testing Data and Annotations", ("TCGA-2Z-A9JG-01Z-00-DX1/TCGA-2Z-A9JG-01Z-00-DX1_1",))):
+                        ("MoNuSAC Testing Data and Annotations",
+                         ("TCGA-2Z-A9JG-01Z-00-DX1/TCGA-2Z-A9JG-01Z-00-DX1_1",))):
         for name in names:
             p = root / "MoNuSAC" / part / f"{name}.tif"
             save(p, np.dstack([rgb(rng), np.full((12, 16), 255, np.uint8)]))
