@@ -11,7 +11,7 @@ from densepred.data.fixtures import FIXTURES, H, W, save
 from densepred.data.manifest import entries, verify
 from densepred.data import depth_datasets as dd
 
-NEW = ("kitti-depth", "make3d", "diode-outdoor", "modest")
+NEW = ("kitti-depth", "make3d", "diode-outdoor", "modest", "nyuv2-densedepth")
 
 
 def test_registered_with_fixture_and_manifest_entry():
@@ -128,3 +128,21 @@ def test_modest_missing_depth_map(tmp_path):
     victim.unlink()
     with pytest.raises(DatasetError, match=f"{victim.name}.*not found"):
         load_dataset("modest", tmp_path, "all")[0]
+
+
+def test_nyuv2_densedepth_scales_and_csv(tmp_path):
+    dd.write_nyu_densedepth(tmp_path)
+    tr, te = load_dataset("nyuv2-densedepth", tmp_path, "train"), load_dataset("nyu-densedepth", tmp_path, "test")
+    assert (len(tr), len(te)) == (4, 2)
+    assert tr.samples[0]["id"] == "basement_0001a_out/1" and te.samples[1]["id"] == "nyu2_test/00001_colors"
+    assert torch.allclose(tr[0]["depth"], torch.tensor(2.0)) and torch.allclose(te[0]["depth"], torch.tensor(3.0))
+    csv = tmp_path / "nyu_data" / "data" / "nyu2_test.csv"
+    save(tmp_path / "nyu_data" / "data" / "nyu2_test" / "00000_depth.png", np.full((H, W), 30, np.uint8))
+    with pytest.raises(DatasetError, match="00000_depth.png is 8-bit"):
+        load_dataset("nyuv2-densedepth", tmp_path, "test")[0]
+    csv.write_text("only-one-column\n")
+    with pytest.raises(DatasetError, match="nyu2_test.csv line 1"):
+        load_dataset("nyuv2-densedepth", tmp_path, "test")
+    csv.unlink()
+    with pytest.raises(DatasetError, match="nyu2_test.csv not found.*nyu_data.zip"):
+        load_dataset("nyuv2-densedepth", tmp_path, "test")

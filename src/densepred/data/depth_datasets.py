@@ -1,24 +1,21 @@
-"""Four depth datasets of spatial-lifting's Sec. IV-A (Table VIII), read from their official layouts.
+"""Five depth datasets of spatial-lifting's Sec. IV-A (Table VIII), read from their official layouts.
 
-(Cityscapes and NYU Depth V2, the other two, are in ``datasets.py``.)
+(Cityscapes and the labelled NYU Depth V2 set are in ``datasets.py``.)
 
-==================  =================================================================  =========================
-id                  layout (under the dataset folder)                                  Sec. IV-A / Table I split
-==================  =================================================================  =========================
-``kitti-depth``     ``val_selection_cropped/{image,groundtruth_depth}/*.png``            800 / 200 of the 1000
-                    (KITTI depth prediction benchmark, ``data_depth_selection.zip``)    validation images (seeded)
-``make3d``          ``Train400Img/img-*.jpg`` + ``Train400Depth/depth_sph_corr-*.mat``,   official 400 / 134 (the
-                    ``Test134/img-*.jpg`` + ``Gridlaserdata/depth_sph_corr-*.mat``       paper's 375 / 50 of 425
-                                                                                        cannot be rebuilt)
-``diode-outdoor``   ``{train,val}/outdoor/scene_*/scan_*/<name>.png`` +                  386 / 60 of the 446
-                    ``<name>_depth.npy`` + ``<name>_depth_mask.npy``                     val/outdoor images (seeded)
-``modest``          ``bg_fg/<name>.jpeg`` + ``bg_fg_mask/<name>_mask.jpeg`` +            395k / 5k (seeded)
-                    ``bg_fg_depth_map/<name>_depth_map.jpeg``
-==================  =================================================================  =========================
+- ``kitti-depth``: ``val_selection_cropped/{image,groundtruth_depth}/*.png`` (KITTI depth prediction benchmark,
+  ``data_depth_selection.zip``); Sec. IV-A: 800 / 200 of these 1000 validation images (seeded).
+- ``make3d``: ``Train400Img/img-*.jpg`` + ``Train400Depth/depth_sph_corr-*.mat``, ``Test134/img-*.jpg`` +
+  ``Gridlaserdata/depth_sph_corr-*.mat``; the official 400 / 134 (the paper's 375 / 50 of 425 cannot be rebuilt).
+- ``diode-outdoor``: ``{train,val}/outdoor/scene_*/scan_*/<name>.png`` + ``<name>_depth.npy`` +
+  ``<name>_depth_mask.npy``; Table I: 386 / 60 of the 446 val/outdoor images (seeded).
+- ``modest``: ``bg_fg/<name>.jpeg`` + ``bg_fg_mask/<name>_mask.jpeg`` + ``bg_fg_depth_map/<name>_depth_map.jpeg``;
+  Table I: 395k / 5k (seeded).
+- ``nyuv2-densedepth``: ``data/nyu2_{train,test}.csv`` and the files they list (DenseDepth's ``nyu_data.zip``);
+  Table I: 50688 / 654.
 
 Items: ``image`` (3, H, W) in 0..1, ``depth`` (H, W) float32 with 0 = invalid (metres, except MODEST: its depth
 maps are 8-bit renderings of a pretrained DenseDepth model's output, read as value/255, unitless and relative),
-``mask`` (H, W) int64: MODEST's foreground person mask (0/1); the other three have no segmentation, so their mask
+``mask`` (H, W) int64: MODEST's foreground person mask (0/1); the others have no segmentation, so their mask
 is all 255 (void) and ``num_classes`` is 0. Seeded splits are overridden by ``<dataset dir>/splits/<split>.txt``.
 """
 
@@ -255,8 +252,54 @@ class MODEST(_DepthDataset):
         return d.astype(np.float32) / 255.0
 
 
-DATASETS = (KITTIDepth, Make3D, DIODEOutdoor, MODEST)
-ALIASES = {"diode": "diode-outdoor", "kitti-depth-selection": "kitti-depth"}
+class NYUv2DenseDepth(_DepthDataset):
+    """NYU Depth V2, the 50,688-frame training subset of the raw videos and the 654 official test images as
+    packed by DenseDepth (Alhashim & Wonka 2018, ``nyu_data.zip``), which Table I's 50688 / 654 matches (the text
+    says 795 / 654: the labelled set, loader ``nyuv2``). Layout (DenseDepth's loader and public readers of the
+    zip): ``data/nyu2_train.csv`` and ``data/nyu2_test.csv`` list ``<rgb>,<depth>`` paths relative to the
+    dataset folder; ``data/nyu2_train/<scene>/<n>.jpg`` with 8-bit ``<n>.png`` depth (metres = value / 255 * 10,
+    the 10 m range DenseDepth trains with) and ``data/nyu2_test/<nnnnn>_colors.png`` with 16-bit
+    ``<nnnnn>_depth.png`` (read as millimetres: value / 1000; public readers use that scale, not checked against
+    the official 654 here). The CSV lists paths only; every item reads its own two files."""
+
+    name, dirname = "nyuv2-densedepth", "nyu_data"
+    splits = ("train", "test")
+
+    def scan(self):
+        csv = self.root / "data" / f"nyu2_{self.split}.csv"
+        if not csv.is_file():
+            raise DatasetError(f"{self.name}: {csv} not found; unzip DenseDepth's nyu_data.zip into "
+                               f"{self.root} (it holds data/nyu2_train.csv, data/nyu2_test.csv and the images).")
+        out = []
+        for k, line in enumerate(csv.read_text().splitlines()):
+            if not line.strip():
+                continue
+            parts = [p.strip() for p in line.split(",")]
+            if len(parts) != 2:
+                raise DatasetError(f"{self.name}: {csv} line {k + 1} is {line[:80]!r}, expected '<rgb path>,<depth "
+                                   "path>'; re-extract nyu_data.zip.")
+            rgb, dep = (self.root / p for p in parts)
+            sid = "/".join(Path(parts[0]).with_suffix("").parts[-2:])
+            out.append({"id": sid, "image": rgb, "mask": dep, "depth": dep})
+        if not out:
+            raise DatasetError(f"{self.name}: {csv} lists no images.")
+        return out
+
+    def load_depth(self, s):
+        raw = read_label(s["depth"])
+        if self.split == "train":
+            if raw.dtype != np.uint8:
+                raise DatasetError(f"{self.name}: {s['depth']} is {raw.dtype}, expected DenseDepth's 8-bit training "
+                                   "depth PNG; re-extract nyu_data.zip.")
+            return raw.astype(np.float32) / 255.0 * 10.0
+        if raw.dtype == np.uint8:
+            raise DatasetError(f"{self.name}: {s['depth']} is 8-bit, expected the 16-bit test depth PNG (mm); "
+                               "re-extract nyu_data.zip.")
+        return raw.astype(np.float32) / 1000.0
+
+
+DATASETS = (KITTIDepth, Make3D, DIODEOutdoor, MODEST, NYUv2DenseDepth)
+ALIASES = {"diode": "diode-outdoor", "kitti-depth-selection": "kitti-depth", "nyu-densedepth": "nyuv2-densedepth"}
 
 
 # ------------------------------------------------------------------------------------------------ fixtures
@@ -335,5 +378,25 @@ def write_modest(root: Path, n: int = 6, seed: int = 0) -> Path:
     return root
 
 
+def write_nyu_densedepth(root: Path, n_train: int = 4, n_test: int = 2, seed: int = 0) -> Path:
+    """``nyu_data/data/{nyu2_train.csv,nyu2_test.csv}``, ``data/nyu2_train/<scene>/<n>.{jpg,png}`` (8-bit RGB
+    depth, value 51 = 2 m) and ``data/nyu2_test/<nnnnn>_{colors,depth}.png`` (16-bit, 3000 = 3 m)."""
+    rng = np.random.default_rng(seed)
+    d = root / "nyu_data"
+    train, test = [], []
+    for i in range(n_train):
+        scene = f"basement_000{i // 2 + 1}a_out"
+        save(d / "data" / "nyu2_train" / scene / f"{i + 1}.jpg", rgb(rng), quality=95)
+        save(d / "data" / "nyu2_train" / scene / f"{i + 1}.png", np.full((H, W, 3), 51, np.uint8))
+        train.append(f"data/nyu2_train/{scene}/{i + 1}.jpg,data/nyu2_train/{scene}/{i + 1}.png")
+    for i in range(n_test):
+        save(d / "data" / "nyu2_test" / f"{i:05d}_colors.png", rgb(rng))
+        save(d / "data" / "nyu2_test" / f"{i:05d}_depth.png", np.full((H, W), 3000, np.uint16))
+        test.append(f"data/nyu2_test/{i:05d}_colors.png,data/nyu2_test/{i:05d}_depth.png")
+    (d / "data" / "nyu2_train.csv").write_text("\n".join(train) + "\n")
+    (d / "data" / "nyu2_test.csv").write_text("\n".join(test) + "\n")
+    return root
+
+
 FIXTURE_WRITERS = {"kitti-depth": write_kitti_depth, "make3d": write_make3d, "diode-outdoor": write_diode,
-                   "modest": write_modest}
+                   "modest": write_modest, "nyuv2-densedepth": write_nyu_densedepth}
