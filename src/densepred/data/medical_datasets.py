@@ -5,18 +5,14 @@ released archives (``data_manifest.yaml`` names the source of each); where a rel
 loader builds the Table I split as a seeded permutation with the table's proportions (``split_seed``, default 0)
 unless ``<dataset dir>/splits/<split>.txt`` (one id per line) gives it exactly, as for Kvasir-SEG and DSB2018.
 
-==============================  ==========================================================  ====================
-id                              layout (under the dataset folder)                           Table I train/test
-==============================  ==========================================================  ====================
-``chase-db1``                   ``Image_<nn><L|R>.jpg`` + ``Image_<nn><L|R>_1stHO.png``     21 / 7 (seeded)
-``fives``                       ``{train,test}/Original/<n>_<A|D|G|N>.png`` + ``Ground truth``  600 / 200 (official)
-``bccd``                        ``{train,test}/{original,mask}/<name>.png``                  1169 / 159 (official)
-``fluorescent-neuronal-cells``  ``all_images/images/<name>.png`` + ``all_masks/masks``       200 / 83 (seeded)
-``monusac``                     ``<part>/<patient>/<image>.tif`` + ``<image>.xml`` polygons  209 / 85 (official)
-``nuinsseg``                    ``<organ>/tissue images/<n>.png`` + ``<organ>/mask binary``  510 / 155 (seeded)
-``sartorius``                   ``train/<id>.png`` + ``train.csv`` (run-length instances)   540 / 66 (seeded)
-``tnbc``                        ``Slide_<ss>/<ss>_<n>.png`` + ``GT_<ss>/<ss>_<n>.png``         36 / 14 (seeded)
-==============================  ==========================================================  ====================
+- ``chase-db1``: ``Image_<nn><L|R>.jpg`` + ``Image_<nn><L|R>_1stHO.png``; Table I 21 / 7 (seeded).
+- ``fives``: ``{train,test}/Original/<n>_<A|D|G|N>.png`` + ``{train,test}/Ground truth/``; 600 / 200 (official).
+- ``bccd``: ``{train,test}/{original,mask}/<name>.png``; 1169 / 159 (official).
+- ``fluorescent-neuronal-cells``: ``all_images/images/<name>.png`` + ``all_masks/masks/``; 200 / 83 (seeded).
+- ``monusac``: ``<part>/<patient>/<image>.tif`` + ``<image>.xml`` polygons; 209 / 85 (official).
+- ``nuinsseg``: ``<organ>/tissue images/<n>.png`` + ``<organ>/mask binary/``; 510 / 155 (seeded).
+- ``sartorius``: ``train/<id>.png`` + ``train.csv`` (run-length cell instances); 540 / 66 (seeded).
+- ``tnbc``: ``Slide_<ss>/<ss>_<n>.png`` + ``GT_<ss>/<ss>_<n>.png``; 36 / 14 (seeded).
 
 Every item is binary (0 background, 1 object; MoNuSAC's "Ambiguous" regions are 255 = void) and is read from its
 own files when indexed (Sartorius: the CSV rows of that image only, found through byte offsets recorded by the
