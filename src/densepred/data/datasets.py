@@ -627,3 +627,4 @@ def load_dataset(name: str, root=None, split: str = "train", **kwargs) -> Datase
     if key not in REAL_DATASETS:
         raise DatasetError(f"unknown dataset {name!r}; known: {', '.join(SYNTHETIC_NAMES + tuple(REAL_DATASETS))}")
     return REAL_DATASETS[key](root=root, split=split, **kwargs)
+

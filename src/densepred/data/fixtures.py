@@ -225,3 +225,4 @@ def write_fixtures(root: str | Path, names=None) -> list[str]:
     for name in names:
         FIXTURES[name](root)
     return names
+

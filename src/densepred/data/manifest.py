@@ -169,7 +169,9 @@ def verify(name: str, root=None, quick: bool = False, progress: bool = False) ->
         try:
             ds = cls(root=d, split=split)
         except DatasetError as err:
-            rep.problems.append(f"split {split!r}: {err}")
+            optional = split in getattr(cls, "optional_splits", ())
+            (rep.notes if optional else rep.problems).append(f"split {split!r}" + (" (optional)" if optional
+                                                                                   else "") + f": {err}")
             continue
         rep.notes.append(f"split {split!r}: the loader reads {len(ds)} items: " + loader_files(ds))
         if not quick:

@@ -24,7 +24,8 @@ from .transforms import Compose, JointTransform, MaxDepth
 
 TASKS = ("segmentation", "binary", "depth", "classification")
 #: Datasets with metric depth (``task="depth"``).
-DEPTH_DATASETS = ("synth-street", "cityscapes", "nyuv2")
+DEPTH_DATASETS = ("synth-street", "cityscapes", "nyuv2", "kitti-depth", "make3d", "diode-outdoor", "modest",
+                  "nyuv2-densedepth")
 #: The labelled split each dataset is evaluated on (Cityscapes' test labels are not public; the others call
 #: their held-out split "test"). Synthetic sets: "test".
 EVAL_SPLITS = {"cityscapes": "val"}
