@@ -81,3 +81,18 @@ def test_augmented_split_is_lazy_and_streams_soft_targets():
     data = ex.train_split(spec, 19)
     item = data[0]
     assert item["image"].shape == (3, 16, 32) and item["mask"].shape == (19, 16, 32)
+
+
+def test_budget_batch_sizes_picks_largest_fitting_batch():
+    calls = []
+
+    def probe(size, batch_size, **kw):  # memory grows with pixels x batch
+        calls.append((size, batch_size))
+        return {"train_mib": size[0] * size[1] * batch_size / 1000}
+
+    out = ex.budget_batch_sizes((80, 160), [8, 4, 2], budget_mib=10.0, candidates=(1, 2, 4, 8, 16, 32), probe=probe)
+    # 1/8: 10x20 = 200 px -> 0.2 MiB per item: 32 fits; 1/4: 800 px -> 8 fits; 1/2: 3200 px -> 2 fits
+    assert {f: v["batch_size"] for f, v in out.items()} == {8: 32, 4: 8, 2: 2}
+    assert out[2]["tried"] == {1: 3.2, 2: 6.4, 4: 12.8}
+    with pytest.raises(ValueError, match="1/2"):
+        ex.budget_batch_sizes((80, 160), [2], budget_mib=1.0, candidates=(1, 2), probe=probe)

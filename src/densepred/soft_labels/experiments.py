@@ -459,6 +459,34 @@ def peak_train_memory(size: Sequence[int], batch_size: int, label_method: str = 
     return {"peak_mib": rec["peak"] / 2**20, "train_mib": (rec["peak"] - rec["before"]) / 2**20}
 
 
+def budget_batch_sizes(image_size: Sequence[int], factors: Sequence[int], budget_mib: float,
+                       candidates: Sequence[int] = (1, 2, 3, 4, 6, 8, 12, 16, 20, 24, 32, 48, 64), *,
+                       probe=None, **probe_kwargs) -> dict[int, dict]:
+    """Table II's protocol: one memory budget for every resolution, and the largest batch size it allows.
+
+    For each factor the training memory of ``candidates`` (ascending) is measured with ``probe(size, batch_size,
+    **probe_kwargs)`` (default :func:`peak_train_memory`; its ``train_mib``) at the input ``image_size / factor``
+    until one exceeds ``budget_mib``. Returns ``{factor: {"batch_size": largest that fits, "train_mib": its
+    memory, "tried": {batch: MiB}}}``; raises ``ValueError`` naming the factor when even the smallest candidate
+    does not fit (raise the budget)."""
+    probe = probe or peak_train_memory
+    out = {}
+    for f in factors:
+        size = (max(1, round(image_size[0] / f)), max(1, round(image_size[1] / f)))
+        tried, best = {}, None
+        for b in sorted(int(c) for c in candidates):
+            mib = float(probe(size, b, **probe_kwargs)["train_mib"])
+            tried[b] = mib
+            if mib > budget_mib:
+                break
+            best = b
+        if best is None:
+            raise ValueError(f"memory budget {budget_mib} MiB is below the smallest batch ({min(candidates)}) at "
+                             f"1/{f} ({tried}); raise memory_budget_mib")
+        out[int(f)] = {"batch_size": best, "train_mib": tried[best], "tried": tried}
+    return out
+
+
 def per_seed(records: Sequence[dict], key: str = "miou", **match) -> dict[int, float]:
     """``{seed: record[key]}`` of the records whose fields equal ``match`` (e.g. ``factor=8, name="NN"``)."""
     return {r["seed"]: float(r[key]) for r in records if all(r[k] == v for k, v in match.items())}
