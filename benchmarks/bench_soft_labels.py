@@ -145,7 +145,7 @@ def loader_rates(args) -> None:
 
     torch.set_num_threads(args.threads)
     h, w, c = 1024, 2048, 19
-    labels = make_labels(h, w, c)
+    labels = make_labels(h, w, c).reshape(h, w)
     print(f"torch {torch.__version__}, {args.threads} thread(s); load average {os.getloadavg()[0]:.2f} "
           f"(1 min) on {os.cpu_count()} CPUs")
     read = _best(lambda: labels.sum(), max(args.repeat, 10))
