@@ -96,3 +96,30 @@ def test_budget_batch_sizes_picks_largest_fitting_batch():
     assert out[2]["tried"] == {1: 3.2, 2: 6.4, 4: 12.8}
     with pytest.raises(ValueError, match="1/2"):
         ex.budget_batch_sizes((80, 160), [2], budget_mib=1.0, candidates=(1, 2), probe=probe)
+
+
+@pytest.mark.parametrize("method", ["nearest", "soft-bilinear", "soft-bicubic", "soft-area"])
+@pytest.mark.parametrize("size", [(20, 44), (80, 160)])  # a down- and an up-sampling
+def test_window_equals_slicing_the_full_output(method, size):
+    from densepred.soft_labels.resample import downsample_labels
+
+    y = _item(40, 88)["mask"][None]
+    full = downsample_labels(y, size=size, method=method, num_classes=19, allow_upsample=True)
+    win = (3, 5, 11, 17)
+    part = downsample_labels(y, size=size, method=method, num_classes=19, allow_upsample=True, window=win)
+    assert torch.allclose(part, full[..., 3:14, 5:22], atol=1e-6)
+    with pytest.raises(ValueError, match="window"):
+        downsample_labels(y, size=size, method=method, num_classes=19, allow_upsample=True, window=(0, 0, 99, 1))
+
+
+def test_scale_crop_matches_resize_then_crop():
+    from densepred.soft_labels.resample import downsample_labels
+
+    item = _item()
+    t = ex.ScaleCrop((16, 32), "bilinear", "soft-bilinear", 19, scale_range=(1.5, 1.5), flip=0.0)
+    out = t(item, torch.Generator().manual_seed(0))
+    full = downsample_labels(item["mask"][None], size=(24, 48), method="soft-bilinear", num_classes=19)[0]
+    # find the window: the crop must be a slice of the full resized labels
+    hits = [(a, b) for a in range(9) for b in range(17)
+            if torch.allclose(full[:, a:a + 16, b:b + 32], out["mask"], atol=1e-6)]
+    assert hits

@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data import load_split
-from ..data.transforms import (JointTransform, RandomCrop, RandomHorizontalFlip, Resize, resize_sample)
+from ..data.transforms import JointTransform, RandomHorizontalFlip, Resize, resize_sample
 from ..engine import RunOutput, TrainConfig, cached_run, fit, make_loader, seed_everything
 from ..metrics import (class_histogram, confusion_matrix, iou_from_confusion, majority_class_scores,
                        miou_from_confusion)
@@ -182,22 +182,34 @@ class ScaleCrop(JointTransform):
             raise ValueError(f"scale_range must satisfy 0 < low <= high, got {tuple(scale_range)!r}")
         self.scale_range, self.image_method, self.label_method = (lo, hi), image_method, label_method
         self.num_classes, self.ignore_index = int(num_classes), int(ignore_index)
-        self._crop = RandomCrop(self.crop, ignore_index)
         self._flip = RandomHorizontalFlip(flip)
 
     def __call__(self, sample, generator=None):
         lo, hi = self.scale_range
         s = lo + (hi - lo) * float(torch.rand((), generator=generator))
-        size = (max(1, round(s * self.crop[0])), max(1, round(s * self.crop[1])))
-        mask = sample["mask"]
+        rh, rw = max(1, round(s * self.crop[0])), max(1, round(s * self.crop[1]))
+        ch, cw = self.crop
+        # the crop window of RandomCrop (pad bottom/right when the resized item is smaller than the crop); the
+        # labels are computed for that window only (``downsample_labels(window=...)``: the same values as
+        # resizing everything then cropping, at the crop's cost)
+        ph, pw = max(0, ch - rh), max(0, cw - rw)
+        top = int(torch.randint(rh + ph - ch + 1, (), generator=generator))
+        left = int(torch.randint(rw + pw - cw + 1, (), generator=generator))
+        window = (top, left, min(ch, rh - top), min(cw, rw - left))
         out = {k: v for k, v in sample.items() if k not in ("image", "mask", "depth")}
         # up-sampling happens only where s * crop exceeds the item (e.g. 1/2 crops with s near 2 on a fixture)
-        out["image"] = downsample_image(sample["image"][None], size=size, method=self.image_method,
-                                        allow_upsample=True)[0]
-        lab = downsample_labels(mask[None], size=size, method=self.label_method, num_classes=self.num_classes,
-                                ignore_index=self.ignore_index, allow_upsample=True)[0]
-        out["mask"] = lab.contiguous() if lab.is_floating_point() else lab.long()
-        return self._flip(self._crop(out, generator), generator)
+        image = downsample_image(sample["image"][None], size=(rh, rw), method=self.image_method,
+                                 allow_upsample=True)[0]
+        image = image[:, top:top + window[2], left:left + window[3]]
+        lab = downsample_labels(sample["mask"][None], size=(rh, rw), method=self.label_method,
+                                num_classes=self.num_classes, ignore_index=self.ignore_index, allow_upsample=True,
+                                window=window)[0]
+        lab = lab.contiguous() if lab.is_floating_point() else lab.long()
+        if ph or pw:  # pad as RandomCrop: image 0, hard labels void, soft labels the all-zero (void) vector
+            image = F.pad(image, (0, pw, 0, ph), value=0.0)
+            lab = F.pad(lab, (0, pw, 0, ph), value=0.0 if lab.is_floating_point() else self.ignore_index)
+        out["image"], out["mask"] = image, lab
+        return self._flip(out, generator)
 
 
 def train_transform(spec: RunSpec, num_classes: int):
