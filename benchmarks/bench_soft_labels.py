@@ -21,6 +21,16 @@ Every (case, implementation) runs in a fresh subprocess, so each one's memory is
           process's earlier peak, the value printed is an upper bound and is marked ``<=``.
 
 The max abs difference between ours and the reference is computed in a separate subprocess holding both outputs.
+
+``--loader`` (issue 16; in-process, ``--threads`` threads) reports instead, on a 1024x2048 19-class map:
+
+* the memory-bandwidth floor: one read of the label map (``labels.sum()`` over the int64 map the datasets
+  give), against ours at 1/2, 1/4, 1/8 (how many label-map reads each down-sampling costs);
+* the rate of one DataLoader worker producing training samples inside the paper's crop pipeline
+  (``densepred.soft_labels.experiments.ScaleCrop``: random resize 0.5-2x the 1/4 crop, 256x512, labels
+  down-sampled inside that resize, crop, flip) with NN labels and with soft-bilinear labels, per sample, the
+  same seeded scales for both; the ratio soft / NN is printed against the target <= 1.5x. The image decode a
+  real loader also pays is left out (common to both paths), so the ratio is an upper bound of the loader's.
 Labels are deterministic (seeded): random class blocks of 16x16 pixels, thin one-pixel lines, and ~5% void (255).
 """
 
@@ -117,6 +127,52 @@ def _spawn(impl: str, case, scale: float, args) -> dict:
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
+def _best(fn, n: int) -> float:
+    """Best of ``n`` calls in process CPU time (the machine is shared: wall time counts other jobs)."""
+    times = []
+    for _ in range(n):
+        t = time.process_time()
+        fn()
+        times.append(time.process_time() - t)
+    return min(times)
+
+
+def loader_rates(args) -> None:
+    """See the module docstring (``--loader``)."""
+    import torch
+
+    from densepred.soft_labels.experiments import ScaleCrop
+    from densepred.soft_labels.resample import downsample_labels
+
+    torch.set_num_threads(args.threads)
+    h, w, c = 1024, 2048, 19
+    labels = make_labels(h, w, c).reshape(h, w)
+    print(f"torch {torch.__version__}, {args.threads} thread(s); load average {os.getloadavg()[0]:.2f} "
+          f"(1 min) on {os.cpu_count()} CPUs")
+    read = _best(lambda: labels.sum(), max(args.repeat, 10))
+    print(f"times are process CPU time, best of >= {max(args.repeat, 10)}")
+    print(f"one read of the {h}x{w} int64 label map: {read * 1e3:.2f} ms ({labels.numel() * 8 / read / 1e9:.1f} GB/s)")
+    for scale in SCALES:
+        t = _best(lambda: downsample_labels(labels[None], scale=scale, method="soft-bilinear", num_classes=c),
+                  args.repeat)
+        print(f"  soft-bilinear to 1/{round(1 / scale)}: {t * 1e3:8.1f} ms = {t / read:6.1f} label-map reads")
+    g = torch.Generator().manual_seed(0)
+    item = {"image": torch.rand(3, h, w, generator=g), "mask": labels}
+    n = max(args.repeat, 12)
+    per = {}
+    for method in ("nearest", "soft-bilinear"):
+        t = ScaleCrop((h // 4, w // 4), "bilinear", method, c)
+        t(item, torch.Generator().manual_seed(123))  # warm-up
+        start = time.process_time()
+        for i in range(n):
+            t(item, torch.Generator().manual_seed(i))
+        per[method] = (time.process_time() - start) / n
+        print(f"crop pipeline at 1/4 ({h // 4}x{w // 4} crops from {h}x{w}), {method:>13} labels: "
+              f"{per[method] * 1e3:7.1f} ms CPU per sample = {1 / per[method]:5.1f} samples/s per worker")
+    ratio = per["soft-bilinear"] / per["nearest"]
+    print(f"soft / NN per training sample: {ratio:.2f}x (target <= 1.5x) -> {'MET' if ratio <= 1.5 else 'NOT MET'}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -126,9 +182,13 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=3, help="timed calls per case (best is reported)")
     p.add_argument("--threads", type=int, default=1, help="torch threads for every implementation")
     p.add_argument("--quick", action="store_true", help="only the 1024x2048, 19-class map")
+    p.add_argument("--loader", action="store_true", help="bandwidth floor and one loader worker's sample rate")
     args = p.parse_args()
     if args.worker:
         worker(args)
+        return
+    if args.loader:
+        loader_rates(args)
         return
 
     import torch

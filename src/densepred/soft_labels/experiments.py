@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data import load_split
-from ..data.transforms import Resize, resize_sample
+from ..data.transforms import JointTransform, RandomHorizontalFlip, Resize, resize_sample
 from ..engine import RunOutput, TrainConfig, cached_run, fit, make_loader, seed_everything
 from ..metrics import (class_histogram, confusion_matrix, iou_from_confusion, majority_class_scores,
                        miou_from_confusion)
@@ -57,10 +57,17 @@ class RunSpec:
     factor: down-sampling factor of the training pairs (8 = the paper's 1/8). label_method / image_method: the
     label and colour samplers (Table IV pairs them freely). multi_class: the MC switch (Table III); it only
     matters for soft labels (NN labels have no multi-class pixels). Length: exactly one of ``epochs`` or
-    ``max_steps`` (Fig. 7 fixes the samples seen: ``max_steps = samples // batch_size``). The optimiser is AdamW
-    (weight decay 1e-4) with a cosine schedule over the run, no clipping (the paper uses SGD, momentum 0.9, on
-    GPUs). Data: ``n_train`` items of ``dataset``'s train split at full resolution ``image_size`` (H, W),
-    generated / subset with ``data_seed``; ``seed`` seeds the initialisation and the data order.
+    ``max_steps`` (Fig. 7 fixes the samples seen: ``max_steps = samples // batch_size``). Optimiser:
+    ``optimizer`` (``"sgd"``: momentum 0.9, the paper's; ``"adamw"``: the CPU stand-in), weight decay 1e-4 (the
+    paper's), schedule ``scheduler`` (``"cosine"`` / ``"poly"`` / None) over the run, no clipping. Network:
+    ``architecture`` from the model registry (``"small-unet"``: the CPU stand-in, channels ``width * (1, 2, 4,
+    8)``; ``"hrnetv2-w48"``, ``"deeplabv3plus-wideresnet101"``: the paper's, ``width`` unused) with encoder
+    weights ``pretrained`` (None, True = the library's hub, or a path). Data: ``n_train`` items of ``dataset``'s
+    train split (None: all) at full resolution ``image_size`` (H, W; None: the dataset's own), generated /
+    subset with ``data_seed``; ``seed`` seeds the initialisation and the data order. ``augment``: the paper's
+    crop-based augmentation (:class:`ScaleCrop`) instead of a plain down-sampling (:class:`LowResolution`).
+    ``num_workers``: DataLoader workers computing the soft targets (not part of the weights, kept in the key
+    only because the worker seeds are).
     """
 
     factor: int = 4
@@ -75,9 +82,15 @@ class RunSpec:
     seed: int = 0
     device: str = "cpu"
     dataset: str = "synth-street"
-    n_train: int = 64
-    image_size: tuple[int, int] = (128, 256)
+    n_train: int | None = 64
+    image_size: tuple[int, int] | None = (128, 256)
     data_seed: int = 0
+    architecture: str = "small-unet"
+    pretrained: bool | str | None = None
+    optimizer: str = "adamw"
+    scheduler: str | None = "cosine"
+    augment: bool = False
+    num_workers: int = 0
 
     def __post_init__(self):
         if self.label_method not in LABEL_METHODS:
@@ -88,7 +101,10 @@ class RunSpec:
             raise ValueError(f"factor must be a positive int (8 for the paper's 1/8), got {self.factor!r}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
-        object.__setattr__(self, "image_size", tuple(int(v) for v in self.image_size))
+        if self.image_size is not None:
+            object.__setattr__(self, "image_size", tuple(int(v) for v in self.image_size))
+        elif not self.augment:
+            raise ValueError("image_size=None (the dataset's own size) needs augment=True (fixed crop sizes)")
         self.train_config()  # one clear error for a bad length / lr / device
 
     @property
@@ -100,13 +116,16 @@ class RunSpec:
 
     @property
     def low_size(self) -> tuple[int, int]:
-        """(h, w) the network trains at: ``round(image_size / factor)``."""
+        """(h, w) the network trains at (the crop size): ``round(image_size / factor)``."""
+        if self.image_size is None:
+            raise ValueError("low_size needs image_size (H, W) at full resolution")
         return tuple(max(1, round(v / self.factor)) for v in self.image_size)
 
     def train_config(self) -> TrainConfig:
-        """The engine's config; every value passed explicitly (the engine's defaults differ)."""
-        return TrainConfig(epochs=self.epochs, max_steps=self.max_steps, optimizer="adamw", lr=self.lr,
-                           weight_decay=1e-4, scheduler="cosine", clip=None, device=self.device)
+        """The engine's config; every value passed explicitly (the engine's defaults differ). SGD uses momentum
+        0.9 (the paper's); weight decay 1e-4 for both optimisers (the paper's)."""
+        return TrainConfig(epochs=self.epochs, max_steps=self.max_steps, optimizer=self.optimizer, lr=self.lr,
+                           weight_decay=1e-4, momentum=0.9, scheduler=self.scheduler, clip=None, device=self.device)
 
 
 def label_resampler(method: str, num_classes: int, ignore_index: int = VOID):
@@ -143,22 +162,93 @@ class LowResolution(Resize):
         return out
 
 
+class ScaleCrop(JointTransform):
+    """The paper's crop-based augmentation (Sec. IV-b) with the label down-sampling inside the resize: a scale
+    ``s ~ U(scale_range)`` (default half to twice), the item resized to ``round(s * crop)`` with the colour sampler
+    ``image_method`` and the label sampler ``label_method`` (soft targets computed here, in the DataLoader worker
+    that reads the item), then a random ``crop`` (h, w) window (padded with void: 255 for hard labels, the all-zero
+    vector for soft ones) and a horizontal flip with probability ``flip``.
+
+    Why not :func:`densepred.data.transforms.train_augmentation`: its resize is bilinear with antialias for the
+    image; Table IV also pairs bicubic and nearest colour samplers, and the soft labels must use the colour
+    sampler's taps (antialias off, as the authors' torchvision).
+    """
+
+    def __init__(self, crop, image_method: str, label_method: str, num_classes: int,
+                 scale_range: Sequence[float] = (0.5, 2.0), flip: float = 0.5, ignore_index: int = VOID):
+        self.crop = tuple(int(v) for v in crop)
+        lo, hi = (float(v) for v in scale_range)
+        if not 0 < lo <= hi:
+            raise ValueError(f"scale_range must satisfy 0 < low <= high, got {tuple(scale_range)!r}")
+        self.scale_range, self.image_method, self.label_method = (lo, hi), image_method, label_method
+        self.num_classes, self.ignore_index = int(num_classes), int(ignore_index)
+        self._flip = RandomHorizontalFlip(flip)
+
+    def __call__(self, sample, generator=None):
+        lo, hi = self.scale_range
+        s = lo + (hi - lo) * float(torch.rand((), generator=generator))
+        rh, rw = max(1, round(s * self.crop[0])), max(1, round(s * self.crop[1]))
+        ch, cw = self.crop
+        # the crop window of RandomCrop (pad bottom/right when the resized item is smaller than the crop); the
+        # labels are computed for that window only (``downsample_labels(window=...)``: the same values as
+        # resizing everything then cropping, at the crop's cost)
+        ph, pw = max(0, ch - rh), max(0, cw - rw)
+        top = int(torch.randint(rh + ph - ch + 1, (), generator=generator))
+        left = int(torch.randint(rw + pw - cw + 1, (), generator=generator))
+        window = (top, left, min(ch, rh - top), min(cw, rw - left))
+        out = {k: v for k, v in sample.items() if k not in ("image", "mask", "depth")}
+        # up-sampling happens only where s * crop exceeds the item (e.g. 1/2 crops with s near 2 on a fixture)
+        image = downsample_image(sample["image"][None], size=(rh, rw), method=self.image_method,
+                                 allow_upsample=True)[0]
+        image = image[:, top:top + window[2], left:left + window[3]]
+        lab = downsample_labels(sample["mask"][None], size=(rh, rw), method=self.label_method,
+                                num_classes=self.num_classes, ignore_index=self.ignore_index, allow_upsample=True,
+                                window=window)[0]
+        lab = lab.contiguous() if lab.is_floating_point() else lab.long()
+        if ph or pw:  # pad as RandomCrop: image 0, hard labels void, soft labels the all-zero (void) vector
+            image = F.pad(image, (0, pw, 0, ph), value=0.0)
+            lab = F.pad(lab, (0, pw, 0, ph), value=0.0 if lab.is_floating_point() else self.ignore_index)
+        out["image"], out["mask"] = image, lab
+        return self._flip(out, generator)
+
+
+def train_transform(spec: RunSpec, num_classes: int):
+    """The per-item training transform of ``spec``: :class:`ScaleCrop` (``augment``), else
+    :class:`LowResolution` (``factor`` > 1), else None."""
+    if spec.augment:
+        return ScaleCrop(spec.low_size, spec.image_method, spec.label_method, num_classes)
+    if spec.factor == 1:
+        return None
+    return LowResolution(spec.low_size, spec.image_method, spec.label_method, num_classes)
+
+
 def train_split(spec: RunSpec, num_classes: int, data_root=None):
-    """The training split of ``spec``: ``n_train`` items at ``image_size``, each down-sampled by
-    :class:`LowResolution` when read (``mask``: soft (C, h, w) or hard (h, w) targets)."""
-    transform = None if spec.factor == 1 else LowResolution(spec.low_size, spec.image_method, spec.label_method,
-                                                             num_classes)
+    """The training split of ``spec``: ``n_train`` items at ``image_size``, each transformed when read
+    (:func:`train_transform`; ``mask``: soft (C, h, w) or hard (h, w) targets). Lazy: nothing is stacked."""
+    transform = train_transform(spec, num_classes)
     return load_split(spec.dataset, "train", n=spec.n_train, seed=spec.data_seed, data_root=data_root,
                       size=spec.image_size, transform=transform, task="segmentation")
 
 
-def build_network(width: int = 8, num_classes: int = 19, seed: int = 0) -> torch.nn.Module:
-    """The registry's small MONAI U-Net (channels ``width * (1, 2, 4, 8)``, 3 strides of 2), seeded.
-    Inputs must have H and W divisible by 8 (1/8 of a 128x256 scene is 16x32)."""
+def build_network(width: int = 8, num_classes: int = 19, seed: int = 0, architecture: str = "small-unet",
+                  pretrained: bool | str | None = None) -> torch.nn.Module:
+    """A seeded network of the model registry. ``"small-unet"``: the MONAI U-Net stand-in (channels
+    ``width * (1, 2, 4, 8)``, 3 strides of 2; H and W divisible by 8). Any other ``architecture``
+    (``"hrnetv2-w48"``, ``"deeplabv3plus-wideresnet101"``, ...) with ``num_classes`` outputs and encoder weights
+    ``pretrained`` (None, True = the library's hub, or a state_dict path)."""
     from ..models import build_model
 
-    torch.manual_seed(seed)
-    return build_model("small-unet", width=width, out_channels=num_classes)
+    if architecture == "small-unet":
+        torch.manual_seed(seed)
+        return build_model("small-unet", width=width, out_channels=num_classes)
+    return build_model(architecture, pretrained=pretrained, seed=seed, num_classes=num_classes)
+
+
+def spec_network(spec: RunSpec, num_classes: int, pretrained: bool = True) -> torch.nn.Module:
+    """:func:`build_network` for ``spec`` (``pretrained=False``: skip the encoder weights, e.g. before loading
+    a cached state)."""
+    return build_network(spec.width, num_classes, spec.seed, spec.architecture,
+                         spec.pretrained if pretrained else None)
 
 
 class SoftCEStep:
@@ -175,8 +265,12 @@ class SoftCEStep:
 
 def _train(spec: RunSpec, seed: int, checkpoint_dir: Path, num_classes: int, data_root) -> RunOutput:
     seed_everything(seed)
-    model = build_network(spec.width, num_classes, seed)
-    loader = make_loader(train_split(spec, num_classes, data_root), spec.batch_size, shuffle=True, seed=seed)
+    model = spec_network(spec, num_classes)
+    # drop_last with the crop augmentation: BatchNorm networks (HRNetV2, DeepLabV3+) cannot take a last batch of 1
+    data = train_split(spec, num_classes, data_root)
+    loader = make_loader(data, spec.batch_size, shuffle=True, seed=seed, num_workers=spec.num_workers,
+                         persistent_workers=spec.num_workers > 0, pin_memory=spec.device != "cpu",
+                         drop_last=spec.augment and len(data) > spec.batch_size)
     result = fit(model, loader, SoftCEStep(spec.multi_class), spec.train_config(), seed=seed,
                  checkpoint_dir=checkpoint_dir / "fit", desc=spec.name)
     return RunOutput(model.state_dict(), {"final_loss": result.epochs[-1]["train_loss"], "steps": len(result.steps),
@@ -192,7 +286,7 @@ def train_run(spec: RunSpec, num_classes: int = 19, data_root=None) -> tuple[tor
     """
     cached = cached_run(PROTOCOL, {"spec": spec, "num_classes": int(num_classes)}, spec.seed, [__name__],
                         lambda cfg, seed, ckpt: _train(spec, seed, ckpt, num_classes, data_root))
-    model = build_network(spec.width, num_classes, spec.seed)
+    model = spec_network(spec, num_classes, pretrained=False)
     model.load_state_dict(cached.state)
     return model.eval(), {"train_s": cached.metrics.get("fit_seconds", cached.train_seconds),
                           "final_loss": cached.metrics["final_loss"], "steps": cached.metrics["steps"],
@@ -250,16 +344,32 @@ def run_grid(specs: Iterable[RunSpec], test, num_classes: int = 19, data_root=No
     return [run(s, test, num_classes, data_root) for s in specs]
 
 
+def batch_at(batch_size, factor: int) -> int:
+    """The batch size at ``factor``: ``batch_size`` itself (an int) or its entry for ``factor`` (a mapping such as
+    the paper's ``{8: 20, 4: 12, 2: 3}``, the largest batch each memory budget allowed; keys may be strings)."""
+    if isinstance(batch_size, dict):
+        table = {int(k): int(v) for k, v in batch_size.items()}
+        if int(factor) not in table:
+            raise ValueError(f"batch_size has no entry for factor {factor}: {batch_size!r}; add one per factor")
+        return table[int(factor)]
+    return int(batch_size)
+
+
 def variants(factors: Sequence[int], seeds: Sequence[int], base: RunSpec, soft_method: str = "soft-bilinear",
-             mc_off: bool = True) -> list[RunSpec]:
-    """Table I/III grid: per factor and seed, NN, soft (with MC pixels) and, if ``mc_off``, soft without them."""
+             mc_off: bool = True, batch_size=None, architectures: Sequence[str] | None = None) -> list[RunSpec]:
+    """Table I/III grid: per architecture, factor and seed, NN, soft (with MC pixels) and, if ``mc_off``, soft
+    without them. ``batch_size``: an int or a per-factor mapping (:func:`batch_at`; None: ``base``'s);
+    ``architectures``: None keeps ``base``'s."""
     out = []
-    for f in factors:
-        for s in seeds:
-            out.append(replace(base, factor=f, seed=s, label_method="nearest", multi_class=True))
-            out.append(replace(base, factor=f, seed=s, label_method=soft_method, multi_class=True))
-            if mc_off:
-                out.append(replace(base, factor=f, seed=s, label_method=soft_method, multi_class=False))
+    for a in architectures or [base.architecture]:
+        for f in factors:
+            b = base.batch_size if batch_size is None else batch_at(batch_size, f)
+            for s in seeds:
+                kw = dict(architecture=a, factor=f, seed=s, batch_size=b)
+                out.append(replace(base, label_method="nearest", multi_class=True, **kw))
+                out.append(replace(base, label_method=soft_method, multi_class=True, **kw))
+                if mc_off:
+                    out.append(replace(base, label_method=soft_method, multi_class=False, **kw))
     return out
 
 
@@ -279,7 +389,8 @@ def learnt_classes(records: Sequence[dict], threshold: float) -> list[int]:
     (resolution, name) group of the records."""
     groups: dict[tuple, list] = {}
     for r in records:
-        groups.setdefault((r["factor"], r["name"], r["image_method"], r["batch_size"]), []).append(r["iou"])
+        groups.setdefault((r.get("architecture"), r["factor"], r["name"], r["image_method"], r["batch_size"]),
+                          []).append(r["iou"])
     if not groups:
         return []
     means = [torch.tensor(v, dtype=torch.float64).nan_to_num(0.0).mean(0) for v in groups.values()]
@@ -307,7 +418,7 @@ dev = a["device"]
 cfg = TrainConfig(max_steps=a["steps"], optimizer="adamw", lr=1e-3, weight_decay=1e-4, scheduler=None, clip=None,
                   device=dev)
 step = SoftCEStep(multi_class=True)
-m = build_network(a["width"], c, 0)
+m = build_network(a["width"], c, 0, a["architecture"])
 page = resource.getpagesize()
 def rss():
     with open("/proc/self/statm") as fh:
@@ -338,7 +449,8 @@ print(json.dumps({"before": before, "peak": peak}))
 
 
 def peak_train_memory(size: Sequence[int], batch_size: int, label_method: str = "soft-bilinear", width: int = 8,
-                      num_classes: int = 19, steps: int = 3, device: str = "cpu") -> dict:
+                      num_classes: int = 19, steps: int = 3, device: str = "cpu",
+                      architecture: str = "small-unet") -> dict:
     """Peak training memory (MiB) of the network at input ``size`` (H, W), measured in a fresh subprocess that
     trains ``steps`` steps through :func:`densepred.engine.fit` on a random batch.
 
@@ -346,15 +458,45 @@ def peak_train_memory(size: Sequence[int], batch_size: int, label_method: str = 
     engine trains. Returns ``{"peak_mib", "train_mib"}``: the sampled peak, and the peak minus the resident set
     just before ``fit`` (``train_mib``: the engine's set-up, activations, gradients, optimiser state; the model,
     the batch and the imported libraries are in the baseline). CUDA ``device``: ``torch.cuda.max_memory_allocated``
-    over the engine's steps instead (``before``: the model's allocation).
+    over the engine's steps instead (``before``: the model's allocation). ``architecture``: a registry name
+    (:func:`build_network`; random weights).
     """
     args = dict(height=int(size[0]), width_px=int(size[1]), batch_size=int(batch_size), label_method=label_method,
-                width=int(width), num_classes=int(num_classes), steps=int(steps), device=str(device))
+                width=int(width), num_classes=int(num_classes), steps=int(steps), device=str(device),
+                architecture=str(architecture))
     proc = subprocess.run([sys.executable, "-c", _MEMORY_PROBE, json.dumps(args)], capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"memory probe failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
     rec = json.loads(proc.stdout.strip().splitlines()[-1])
     return {"peak_mib": rec["peak"] / 2**20, "train_mib": (rec["peak"] - rec["before"]) / 2**20}
+
+
+def budget_batch_sizes(image_size: Sequence[int], factors: Sequence[int], budget_mib: float,
+                       candidates: Sequence[int] = (1, 2, 3, 4, 6, 8, 12, 16, 20, 24, 32, 48, 64), *,
+                       probe=None, **probe_kwargs) -> dict[int, dict]:
+    """Table II's protocol: one memory budget for every resolution, and the largest batch size it allows.
+
+    For each factor the training memory of ``candidates`` (ascending) is measured with ``probe(size, batch_size,
+    **probe_kwargs)`` (default :func:`peak_train_memory`; its ``train_mib``) at the input ``image_size / factor``
+    until one exceeds ``budget_mib``. Returns ``{factor: {"batch_size": largest that fits, "train_mib": its
+    memory, "tried": {batch: MiB}}}``; raises ``ValueError`` naming the factor when even the smallest candidate
+    does not fit (raise the budget)."""
+    probe = probe or peak_train_memory
+    out = {}
+    for f in factors:
+        size = (max(1, round(image_size[0] / f)), max(1, round(image_size[1] / f)))
+        tried, best = {}, None
+        for b in sorted(int(c) for c in candidates):
+            mib = float(probe(size, b, **probe_kwargs)["train_mib"])
+            tried[b] = mib
+            if mib > budget_mib:
+                break
+            best = b
+        if best is None:
+            raise ValueError(f"memory budget {budget_mib} MiB is below the smallest batch ({min(candidates)}) at "
+                             f"1/{f} ({tried}); raise memory_budget_mib")
+        out[int(f)] = {"batch_size": best, "train_mib": tried[best], "tried": tried}
+    return out
 
 
 def per_seed(records: Sequence[dict], key: str = "miou", **match) -> dict[int, float]:
@@ -368,8 +510,11 @@ def per_class_table(records: Sequence[dict], class_names: Sequence[str], classes
     import pandas as pd
 
     keep = range(len(class_names)) if classes is None else classes
-    rows = [{"resolution": r["resolution"], "factor": r["factor"], "strategy": r["name"],
+    archs = {r.get("architecture", "small-unet") for r in records}
+    rows = [{**({"architecture": r.get("architecture")} if len(archs) > 1 else {}),
+             "resolution": r["resolution"], "factor": r["factor"], "strategy": r["name"],
              **{class_names[k]: r["iou"][k] for k in keep}, "mIoU": r["miou"]} for r in records]
     df = pd.DataFrame(rows)
-    out = df.groupby(["factor", "resolution", "strategy"], sort=False).mean(numeric_only=True)
+    keys = (["architecture"] if len(archs) > 1 else []) + ["factor", "resolution", "strategy"]
+    out = df.groupby(keys, sort=False).mean(numeric_only=True)
     return out.sort_index(level="factor", ascending=False, sort_remaining=False).droplevel("factor")

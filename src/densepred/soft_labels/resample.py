@@ -229,6 +229,7 @@ def downsample_labels(
     bicubic_clamp: bool = True,
     dtype: torch.dtype = torch.float32,
     block_elements: int = 1 << 17,
+    window: tuple[int, int, int, int] | None = None,
 ) -> torch.Tensor:
     """Down-sample a label map with Nearest Neighbour or with soft labels (Sec. III-B, Eqs. 2-3 of soft-labels).
 
@@ -251,6 +252,8 @@ def downsample_labels(
         dtype: output dtype of the soft labels (float32 matches the reference).
         block_elements: taps processed per step (at least one output row and one tap pair); bounds the
             temporaries to about 30 bytes per tap (about 4 MB by default) whatever the input size.
+        window: ``(top, left, height, width)`` inside the (H', W') output: compute only that crop (equal to
+            slicing the full output, at the crop's cost; the crop-based augmentation uses it).
 
     Returns:
         ``"nearest"``: hard labels (N, H', W') of ``labels.dtype``, equal to ``F.interpolate(mode="nearest")``.
@@ -269,14 +272,21 @@ def downsample_labels(
     (oh, ow), scales = _output_size((h, w), size, scale, allow_upsample)
     sh, sw = scales if scales is not None else (None, None)
     dev = labels.device
+    rows_sel = cols_sel = slice(None)
+    if window is not None:  # only these output pixels: the same values as slicing the full output, less work
+        top, left, wh, ww = (int(v) for v in window)
+        if not (0 <= top and 0 <= left and wh >= 1 and ww >= 1 and top + wh <= oh and left + ww <= ow):
+            raise ValueError(f"window (top, left, height, width) = {window!r} must lie inside the output {oh}x{ow}")
+        rows_sel, cols_sel = slice(top, top + wh), slice(left, left + ww)
 
     if method == "nearest":
-        hi = _nearest_index(h, oh, sh, dev)
-        wi = _nearest_index(w, ow, sw, dev)
+        hi = _nearest_index(h, oh, sh, dev)[rows_sel]
+        wi = _nearest_index(w, ow, sw, dev)[cols_sel]
         return labels.index_select(1, hi).index_select(2, wi)
 
-    h_idx, h_w = axis_taps(h, oh, sh, method, antialias, dev)
-    w_idx, w_w = axis_taps(w, ow, sw, method, antialias, dev)
+    h_idx, h_w = (t[rows_sel] for t in axis_taps(h, oh, sh, method, antialias, dev))
+    w_idx, w_w = (t[cols_sel] for t in axis_taps(w, ow, sw, method, antialias, dev))
+    oh, ow = h_idx.shape[0], w_idx.shape[0]
     kh, kw = h_idx.shape[1], w_idx.shape[1]
     plane = oh * ow
     # Accumulate channels-last, (N, H', W', C): the classes of one output pixel are adjacent in memory, so the
