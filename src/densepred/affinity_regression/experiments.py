@@ -25,6 +25,7 @@ from scipy import stats
 from torch import nn
 
 from ..data import load_split
+from ..data.transforms import Compose, Normalize, train_augmentation
 from ..engine import RunOutput, TrainConfig, cached_run, fit, make_loader
 from ..metrics import confusion_matrix, miou_from_confusion, pixel_accuracy, trivial_baselines
 from ..models import build_model
@@ -44,6 +45,11 @@ class DataSpec:
     Synthetic sets (``synth-*``) are generated from ``seed``; real ones keep a seeded subset of ``n_train`` /
     ``n_val`` items (``None``: all). NYUv2 has no validation split: ``val_split="test"`` (its 654 images are the
     paper's "validation" set).
+
+    Augmentation (the paper's backbones' recipe, gpu): with ``crop`` the training images (resized to
+    ``image_size``) are randomly scaled by a factor in ``scale_range``, randomly cropped to ``crop`` (void
+    padding) and flipped (:func:`densepred.data.transforms.train_augmentation`); ``normalize``: ImageNet mean/std
+    on every image (for ImageNet-pretrained encoders; :func:`display_image` undoes it for plots).
     """
 
     dataset: str = "synth-street"
@@ -52,6 +58,9 @@ class DataSpec:
     n_val: int | None = 16
     val_split: str = "val"
     seed: int = 0
+    crop: tuple[int, int] | None = None
+    scale_range: tuple[float, float] = (0.5, 2.0)
+    normalize: bool = False
 
 
 def splits(data: DataSpec, data_root=None):
@@ -59,8 +68,20 @@ def splits(data: DataSpec, data_root=None):
     ``ignore_index``)."""
     size = tuple(int(s) for s in data.image_size)
     kw = dict(seed=data.seed, data_root=data_root, size=size, task="segmentation")
-    return (load_split(data.dataset, "train", n=data.n_train, **kw),
-            load_split(data.dataset, data.val_split, n=data.n_val, **kw))
+    norm = [Normalize()] if data.normalize else []
+    train_steps = ([train_augmentation(tuple(int(c) for c in data.crop), tuple(data.scale_range))]
+                   if data.crop is not None else []) + norm
+    return (load_split(data.dataset, "train", n=data.n_train, transform=Compose(train_steps) if train_steps else None,
+                       **kw),
+            load_split(data.dataset, data.val_split, n=data.n_val, transform=Compose(norm) if norm else None, **kw))
+
+
+def display_image(image: torch.Tensor, data: DataSpec) -> np.ndarray:
+    """An item's image (3, H, W) as an (H, W, 3) array in 0..1 for plotting (ImageNet normalisation undone)."""
+    if data.normalize:
+        n = Normalize()
+        image = image * torch.tensor(n.std)[:, None, None] + torch.tensor(n.mean)[:, None, None]
+    return image.permute(1, 2, 0).clamp(0, 1).numpy()
 
 
 def build_backbone(name: str, num_classes: int, seed: int = 0, pretrained: bool | str | None = None) -> nn.Module:
@@ -281,13 +302,14 @@ class FromStart:
     lam: float = 0.1
     sizes: tuple[int, ...] = (12, 6)
     train: TrainConfig = field(default_factory=lambda: train_config(45))
+    pretrained: bool | str | None = None
 
 
 def _train_from_start(cfg: FromStart, seed: int, checkpoint_dir: Path, data_root=None) -> RunOutput:
     loader, evaluate_fn, nc, ignore = _setup(cfg.backbone, cfg.data, cfg.batch_size, seed, data_root, cfg.sizes)
     state, curves = {}, {}
     for label, lam in zip(BRANCHES, (0.0, cfg.lam)):
-        model = build_backbone(cfg.backbone, nc, seed)
+        model = build_backbone(cfg.backbone, nc, seed, cfg.pretrained)
         r = fit(model, loader, make_ce_ar_step(lam, tuple(cfg.sizes), ignore), cfg.train, seed=seed,
                 evaluate=lambda m: evaluate_fn(m), checkpoint_dir=checkpoint_dir / label, desc=label)
         state[label], curves[label] = model.state_dict(), {"epochs": r.epochs}
@@ -369,7 +391,8 @@ def plateau(runs: list[ProtocolResult], patience: int) -> list:
 
 def protocol_row(r: ProtocolResult) -> dict:
     """One row per (backbone, seed): best base epoch and peak, final and best-over-fine-tuning mIoU of both
-    branches, validation AR at the start and end, training AR in the first and last fine-tuning epoch."""
+    branches, validation AR at the start and end, training AR in the first and last fine-tuning epoch; with
+    multi-scale testing also ``baseline_peak_ms``, ``ce_final_ms``, ``ar_final_ms``."""
     row = {"backbone": r.backbone, "seed": r.seed, "best_epoch": r.best_epoch, "base_epochs": len(r.base),
            "baseline_peak": r.start["val_miou"], "val_ar_start": r.start["val_ar"]}
     for label in BRANCHES:
@@ -379,6 +402,9 @@ def protocol_row(r: ProtocolResult) -> dict:
         row.update({f"{key}_final": miou[-1], f"{key}_best": miou.max(),
                     f"val_ar_end_{key}": r.series(label, "val_ar")[-1],
                     f"train_ar_first_{key}": train_ar[0], f"train_ar_last_{key}": train_ar[-1]})
+    if r.multiscale:  # multi-scale testing after training (gpu): the peak checkpoint and both final networks
+        row.update({"baseline_peak_ms": r.multiscale["base"]["val_miou"],
+                    "ce_final_ms": r.multiscale["CE"]["val_miou"], "ar_final_ms": r.multiscale["CE+AR"]["val_miou"]})
     return row
 
 
@@ -573,7 +599,7 @@ def plot_finetune_curves(curves, axes=None):
     return axes[0].figure
 
 
-__all__ = ["BRANCHES", "DataSpec", "splits", "build_backbone", "evaluate", "evaluate_multiscale", "majority_baseline", "train_config",
+__all__ = ["BRANCHES", "DataSpec", "splits", "display_image", "build_backbone", "evaluate", "evaluate_multiscale", "majority_baseline", "train_config",
            "Protocol", "ProtocolResult", "run_protocol", "FromStart", "run_from_start", "BaselineRun",
            "train_baseline", "protocol", "mious_clear", "plateau", "protocol_row", "finetune_curves", "ar_trend", "relative_decrease", "predict_logits",
            "affinity_maps", "heatmap_stats", "affinity_stats", "masked_mse", "position_grid", "plot_positions",
