@@ -133,10 +133,11 @@ def evaluate(model: nn.Module, loader, num_classes: int, ignore_index: int = 255
 
 @torch.no_grad()
 def evaluate_multiscale(model: nn.Module, loader, num_classes: int, ignore_index: int = 255,
-                        scales: tuple[float, ...] = (1.0,), flip: bool = False) -> dict[str, float]:
+                        scales: tuple[float, ...] = (1.0,), flip: bool = False, multiple: int = 32) -> dict[str, float]:
     """Multi-scale testing (PSPNet's protocol, followed by affinity-regression for PSPNet-101): for each image
     the softmax scores at every scale in ``scales`` (input resized bilinearly, scores resized back to H x W),
-    and of the horizontally flipped input when ``flip``, are averaged; the argmax is scored. Returns
+    and of the horizontally flipped input when ``flip``, are averaged; the argmax is scored. A scaled size is
+    rounded to the nearest multiple of ``multiple`` (the encoders' stride; the registry networks ask for it). Returns
     ``val_miou`` and ``val_acc`` in % (confusion matrix over all pixels, streamed)."""
     device = next(model.parameters()).device
     was_training = model.training
@@ -147,8 +148,8 @@ def evaluate_multiscale(model: nn.Module, loader, num_classes: int, ignore_index
         h, w = image.shape[-2:]
         probs = 0
         for scale in scales:
-            x = image if scale == 1.0 else F.interpolate(image, scale_factor=float(scale), mode="bilinear",
-                                                         align_corners=False)
+            size = tuple(max(multiple, int(round(d * scale / multiple)) * multiple) for d in (h, w))
+            x = image if size == (h, w) else F.interpolate(image, size=size, mode="bilinear", align_corners=False)
             for flipped in ((False, True) if flip else (False,)):
                 logits = model(x.flip(-1) if flipped else x).float()
                 logits = logits.flip(-1) if flipped else logits
