@@ -8,7 +8,8 @@ import torch.nn.functional as F
 from scipy import stats
 
 from densepred.affinity_regression.experiments import (DataSpec, Protocol, affinity_stats, ar_trend, build_backbone,
-                                                       evaluate, heatmap_stats, majority_baseline, position_grid,
+                                                       display_image, evaluate, evaluate_multiscale, mious_clear,
+                                                       plateau, protocol, heatmap_stats, majority_baseline, position_grid,
                                                        protocol_row, relative_decrease, run_protocol, splits,
                                                        train_config)
 from densepred.affinity_regression.losses import affinity_positions, label_affinity, sqrt_affinity
@@ -41,8 +42,11 @@ def test_build_backbone_shapes_and_errors():
     a = build_backbone("unet-small", 5, seed=3).state_dict()
     b = build_backbone("unet-small", 5, seed=3).state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
-    with pytest.raises(ValueError, match="Unknown backbone"):
-        build_backbone("refinenet-lw-152", 19)
+    # any other name comes from the model registry (the paper's networks at gpu), num_classes outputs
+    net = build_backbone("refinenet-lw-50", 7, seed=0, pretrained=None)
+    assert net(torch.rand(1, 3, 64, 64)).shape == (1, 7, 64, 64)
+    with pytest.raises(KeyError):
+        build_backbone("no-such-network", 19)
 
 
 def test_ar_trend_matches_linregress_and_recovers_slope():
@@ -191,3 +195,47 @@ def test_evaluate_does_not_depend_on_batching():
     for k in ("val_ce", "val_ar"):
         assert a[k] == pytest.approx(b[k], rel=1e-5)
     assert net.training  # the mode is restored
+
+
+def test_multiscale_of_an_oracle_is_perfect_and_single_scale_matches_evaluate():
+    loader = make_loader(_toy_set(4, h=32, w=64), 2)
+    one = evaluate_multiscale(_Oracle(3), loader, 3)
+    assert one["val_miou"] == pytest.approx(evaluate(_Oracle(3), loader, 3)["val_miou"])
+    net = build_backbone("unet-small", 3, seed=0)
+    ms = evaluate_multiscale(net, loader, 3, scales=(0.5, 1.0, 1.5), flip=True)
+    assert 0.0 <= ms["val_miou"] <= 100.0 and 0.0 <= ms["val_acc"] <= 100.0
+
+
+def test_protocol_helper_builds_the_shared_run_key():
+    data = DataSpec(n_train=8, n_val=4)
+    a = protocol("unet-small", data, 4, 0.1, 10, 3, 1e-3, 2)
+    b = protocol("unet-small", data, 4, 0.1, 10, 3, 1e-3, 2)
+    assert a == b and a.base.patience == 2 and a.base.monitor == "val_miou" and a.finetune.patience is None
+    assert a.base.epochs == 10 and a.finetune.epochs == 3 and a.test_scales == (1.0,)
+    g = protocol("refinenet-lw-50", data, 6, 0.1, 150, 50, 0.01, 10, optimizer="sgd", pretrained=True,
+                 test_scales=[0.5, 1.0], test_flip=True)
+    assert g.base.optimizer == g.finetune.optimizer == "sgd" and g.pretrained is True and g.test_scales == (0.5, 1.0)
+
+
+def test_plateau_and_baseline_preconditions():
+    from types import SimpleNamespace
+
+    from densepred import evidence
+
+    runs = [SimpleNamespace(backbone="b", seed=0, stopped_early=True), SimpleNamespace(backbone="b", seed=1,
+                                                                                      stopped_early=False)]
+    (ok,) = plateau(runs[:1], 5)
+    (bad,) = plateau(runs, 5)
+    assert ok.passed and not bad.passed and "seed 1" in bad.detail
+    chance = evidence.Baseline("majority class", 2.0, margin=1.0)
+    pre = mious_clear({"m": {0: 10.0, 1: 1.0}}, chance)  # seed 1 below the baseline
+    assert pre and not all(p.passed for p in pre)
+    assert all(p.passed for p in mious_clear({"m": {0: 10.0, 1: 12.0}}, chance))
+
+
+def test_augmented_and_normalised_splits():
+    data = DataSpec(image_size=(32, 64), n_train=2, n_val=2, crop=(32, 32), normalize=True)
+    train, val = splits(data)
+    assert tuple(train[0]["image"].shape) == (3, 32, 32) and tuple(val[0]["image"].shape) == (3, 32, 64)
+    plain = splits(DataSpec(image_size=(32, 64), n_train=2, n_val=2))[1][0]["image"]
+    assert np.allclose(display_image(val[0]["image"], data), plain.permute(1, 2, 0).numpy(), atol=1e-5)

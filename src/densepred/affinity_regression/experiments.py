@@ -25,6 +25,7 @@ from scipy import stats
 from torch import nn
 
 from ..data import load_split
+from ..data.transforms import Compose, Normalize, train_augmentation
 from ..engine import RunOutput, TrainConfig, cached_run, fit, make_loader
 from ..metrics import confusion_matrix, miou_from_confusion, pixel_accuracy, trivial_baselines
 from ..models import build_model
@@ -44,6 +45,11 @@ class DataSpec:
     Synthetic sets (``synth-*``) are generated from ``seed``; real ones keep a seeded subset of ``n_train`` /
     ``n_val`` items (``None``: all). NYUv2 has no validation split: ``val_split="test"`` (its 654 images are the
     paper's "validation" set).
+
+    Augmentation (the paper's backbones' recipe, gpu): with ``crop`` the training images (resized to
+    ``image_size``) are randomly scaled by a factor in ``scale_range``, randomly cropped to ``crop`` (void
+    padding) and flipped (:func:`densepred.data.transforms.train_augmentation`); ``normalize``: ImageNet mean/std
+    on every image (for ImageNet-pretrained encoders; :func:`display_image` undoes it for plots).
     """
 
     dataset: str = "synth-street"
@@ -52,6 +58,9 @@ class DataSpec:
     n_val: int | None = 16
     val_split: str = "val"
     seed: int = 0
+    crop: tuple[int, int] | None = None
+    scale_range: tuple[float, float] = (0.5, 2.0)
+    normalize: bool = False
 
 
 def splits(data: DataSpec, data_root=None):
@@ -59,18 +68,33 @@ def splits(data: DataSpec, data_root=None):
     ``ignore_index``)."""
     size = tuple(int(s) for s in data.image_size)
     kw = dict(seed=data.seed, data_root=data_root, size=size, task="segmentation")
-    return (load_split(data.dataset, "train", n=data.n_train, **kw),
-            load_split(data.dataset, data.val_split, n=data.n_val, **kw))
+    norm = [Normalize()] if data.normalize else []
+    train_steps = ([train_augmentation(tuple(int(c) for c in data.crop), tuple(data.scale_range))]
+                   if data.crop is not None else []) + norm
+    return (load_split(data.dataset, "train", n=data.n_train, transform=Compose(train_steps) if train_steps else None,
+                       **kw),
+            load_split(data.dataset, data.val_split, n=data.n_val, transform=Compose(norm) if norm else None, **kw))
 
 
-def build_backbone(name: str, num_classes: int, seed: int = 0) -> nn.Module:
+def display_image(image: torch.Tensor, data: DataSpec) -> np.ndarray:
+    """An item's image (3, H, W) as an (H, W, 3) array in 0..1 for plotting (ImageNet normalisation undone)."""
+    if data.normalize:
+        n = Normalize()
+        image = image * torch.tensor(n.std)[:, None, None] + torch.tensor(n.mean)[:, None, None]
+    return image.permute(1, 2, 0).clamp(0, 1).numpy()
+
+
+def build_backbone(name: str, num_classes: int, seed: int = 0, pretrained: bool | str | None = None) -> nn.Module:
     """A segmentation network from the model registry with ``num_classes`` output logits at the input resolution,
     initialised under ``seed``.
 
     ``"unet-small"``: the registry's ``small-unet`` at width 16 (MONAI 2D ``UNet``, channels 16..128, one
     residual unit; 0.21 M parameters for 19 classes; the CPU-sized stand-in). ``"unet-<L>L-<R>Res"``: the
     registry's MONAI UNets. ``"resnet18-unet"`` / ``"resnet50-unet"``: ResNet encoder-decoder with a segmentation
-    head (H, W multiples of 32, at least 64).
+    head (H, W multiples of 32, at least 64). Any other registry name (the paper's ``"refinenet-lw-50"``,
+    ``"refinenet-lw-152"``, ``"pspnet-resnet101"``) is built by :func:`densepred.models.build_model` with
+    ``num_classes`` and ``pretrained`` (``None``: random; ``True``: the library's ImageNet encoder weights; a path:
+    a ``state_dict`` file).
     """
     if name == "unet-small":
         return build_model("small-unet", seed=seed, width=16, out_channels=num_classes)
@@ -78,8 +102,7 @@ def build_backbone(name: str, num_classes: int, seed: int = 0) -> nn.Module:
         return build_model(name, seed=seed, task="segmentation", num_classes=num_classes)
     if name.startswith("unet-"):
         return build_model(name, seed=seed, out_channels=num_classes)
-    raise ValueError(f"Unknown backbone {name!r}; use 'unet-small', a registry 'unet-<L>L-<R>Res' or "
-                     "'resnet18-unet'/'resnet50-unet'.")
+    return build_model(name, pretrained=pretrained, seed=seed, num_classes=num_classes)
 
 
 # --- evaluation (streamed) ---------------------------------------------------------------------------------------
@@ -108,6 +131,35 @@ def evaluate(model: nn.Module, loader, num_classes: int, ignore_index: int = 255
             "val_ce": ce_sum / max(labelled, 1), "val_ar": float(np.mean(ars))}
 
 
+@torch.no_grad()
+def evaluate_multiscale(model: nn.Module, loader, num_classes: int, ignore_index: int = 255,
+                        scales: tuple[float, ...] = (1.0,), flip: bool = False, multiple: int = 32) -> dict[str, float]:
+    """Multi-scale testing (PSPNet's protocol, followed by affinity-regression for PSPNet-101): for each image
+    the softmax scores at every scale in ``scales`` (input resized bilinearly, scores resized back to H x W),
+    and of the horizontally flipped input when ``flip``, are averaged; the argmax is scored. A scaled size is
+    rounded to the nearest multiple of ``multiple`` (the encoders' stride; the registry networks ask for it). Returns
+    ``val_miou`` and ``val_acc`` in % (confusion matrix over all pixels, streamed)."""
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    cm = torch.zeros(num_classes, num_classes, dtype=torch.long)
+    for batch in loader:
+        image = batch["image"].to(device)
+        h, w = image.shape[-2:]
+        probs = 0
+        for scale in scales:
+            size = tuple(max(multiple, int(round(d * scale / multiple)) * multiple) for d in (h, w))
+            x = image if size == (h, w) else F.interpolate(image, size=size, mode="bilinear", align_corners=False)
+            for flipped in ((False, True) if flip else (False,)):
+                logits = model(x.flip(-1) if flipped else x).float()
+                logits = logits.flip(-1) if flipped else logits
+                probs = probs + F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False).softmax(1)
+        target = batch["mask"].long().to(device)
+        cm += confusion_matrix(probs.argmax(1), target, num_classes, ignore_index).cpu()
+    model.train(was_training)
+    return {"val_miou": 100 * miou_from_confusion(cm), "val_acc": 100 * pixel_accuracy(cm)}
+
+
 def majority_baseline(data: DataSpec, data_root=None, batch_size: int = 16) -> dict[str, float]:
     """The majority-class baseline on the validation split (class fitted on the training split), in %:
     ``miou``, ``acc``, ``majority_class`` (:func:`densepred.metrics.trivial_baselines`, streamed)."""
@@ -121,12 +173,14 @@ def majority_baseline(data: DataSpec, data_root=None, batch_size: int = 16) -> d
 # --- training (through the engine and the run cache) ---------------------------------------------------------------
 
 def train_config(epochs: int, lr: float = 1e-3, weight_decay: float = 1e-4, clip: float | None = 1.0,
-                 device: str = "cpu", patience: int | None = None) -> TrainConfig:
+                 device: str = "cpu", patience: int | None = None, optimizer: str = "adamw",
+                 momentum: float = 0.9) -> TrainConfig:
     """The CPU stand-in's recipe: AdamW at a constant learning rate (the paper gives no optimiser for its
     fine-tuning; a constant rate keeps "best epoch" and "continue" meaningful), gradient-norm clip, validation
     after every epoch. With ``patience``: select the best validation mIoU and stop after ``patience`` epochs
-    without a new best."""
-    return TrainConfig(epochs=int(epochs), optimizer="adamw", lr=float(lr), weight_decay=float(weight_decay),
+    without a new best. ``optimizer="sgd"`` (with ``momentum``) is the paper's backbones' optimiser (gpu)."""
+    return TrainConfig(epochs=int(epochs), optimizer=optimizer, lr=float(lr), weight_decay=float(weight_decay),
+                       momentum=float(momentum),
                        scheduler=None, clip=clip, device=device, eval_every=1,
                        monitor="val_miou" if patience is not None else None, mode="max",
                        patience=None if patience is None else int(patience))
@@ -135,7 +189,10 @@ def train_config(epochs: int, lr: float = 1e-3, weight_decay: float = 1e-4, clip
 @dataclass(frozen=True)
 class Protocol:
     """Everything that decides the protocol's weights (the run key): backbone, data, batch size, the AR weight
-    ``lam`` and ``sizes``, the base run's config (with ``monitor``/``patience``) and the continuation's."""
+    ``lam`` and ``sizes``, the base run's config (with ``monitor``/``patience``) and the continuation's;
+    ``pretrained``: the encoder's initial weights (see :func:`build_backbone`); ``test_scales``/``test_flip``:
+    multi-scale testing of the three networks after training (:func:`evaluate_multiscale`; ``(1.0,)`` without
+    flip: none)."""
 
     backbone: str = "unet-small"
     data: DataSpec = field(default_factory=DataSpec)
@@ -144,6 +201,9 @@ class Protocol:
     sizes: tuple[int, ...] = (12, 6)
     base: TrainConfig = field(default_factory=lambda: train_config(30, patience=5))
     finetune: TrainConfig = field(default_factory=lambda: train_config(15))
+    pretrained: bool | str | None = None
+    test_scales: tuple[float, ...] = (1.0,)
+    test_flip: bool = False
 
 
 def _setup(backbone: str, data: DataSpec, batch_size: int, seed: int, data_root, sizes):
@@ -161,7 +221,7 @@ def _steps(result) -> list[dict]:
 
 def _train_protocol(cfg: Protocol, seed: int, checkpoint_dir: Path, data_root=None) -> RunOutput:
     loader, evaluate_fn, nc, ignore = _setup(cfg.backbone, cfg.data, cfg.batch_size, seed, data_root, cfg.sizes)
-    model = build_backbone(cfg.backbone, nc, seed)
+    model = build_backbone(cfg.backbone, nc, seed, cfg.pretrained)
     base = fit(model, loader, make_ce_ar_step(0.0, tuple(cfg.sizes), ignore), cfg.base, seed=seed,
                evaluate=lambda m: evaluate_fn(m), checkpoint_dir=checkpoint_dir / "base", desc="base")
     best = base.best
@@ -180,6 +240,15 @@ def _train_protocol(cfg: Protocol, seed: int, checkpoint_dir: Path, data_root=No
     start = next(e for e in base.epochs if e["epoch"] == best.epoch)
     metrics = {"best_epoch": best.epoch, "base_epochs_run": len(base.epochs), "stopped_early": base.stopped_early,
                "start": {k: v for k, v in start.items() if k.startswith("val_")}}
+    if tuple(cfg.test_scales) != (1.0,) or cfg.test_flip:
+        _, val = splits(cfg.data, data_root)
+        val_loader = make_loader(val, cfg.batch_size)
+        net = build_backbone(cfg.backbone, nc, seed).to(next(model.parameters()).device)
+        metrics["multiscale"] = {}
+        for which in ("base", *BRANCHES):
+            net.load_state_dict(state[which])
+            metrics["multiscale"][which] = evaluate_multiscale(net, val_loader, nc, ignore,
+                                                               tuple(cfg.test_scales), cfg.test_flip)
     return RunOutput(state, metrics, curves)
 
 
@@ -199,6 +268,8 @@ class ProtocolResult:
     hit: bool
     stopped_early: bool = False
 
+    multiscale: dict | None = None
+
     def series(self, branch: str, key: str, per: str = "epochs") -> np.ndarray:
         """``key`` over ``"epochs"`` or ``"steps"`` of a branch (``"base"``: epochs only)."""
         src = self.base if branch == "base" else self.branches[branch][per]
@@ -217,7 +288,8 @@ def run_protocol(cfg: Protocol, seed: int = 0, data_root=None) -> ProtocolResult
                      partial(_train_protocol, data_root=data_root))
     m = run.metrics
     return ProtocolResult(cfg.backbone, seed, int(m["best_epoch"]), m["start"], run.curves["base"]["epochs"],
-                          {k: run.curves[k] for k in BRANCHES}, run.state, run.hit, bool(m["stopped_early"]))
+                          {k: run.curves[k] for k in BRANCHES}, run.state, run.hit, bool(m["stopped_early"]),
+                          m.get("multiscale"))
 
 
 @dataclass(frozen=True)
@@ -231,13 +303,14 @@ class FromStart:
     lam: float = 0.1
     sizes: tuple[int, ...] = (12, 6)
     train: TrainConfig = field(default_factory=lambda: train_config(45))
+    pretrained: bool | str | None = None
 
 
 def _train_from_start(cfg: FromStart, seed: int, checkpoint_dir: Path, data_root=None) -> RunOutput:
     loader, evaluate_fn, nc, ignore = _setup(cfg.backbone, cfg.data, cfg.batch_size, seed, data_root, cfg.sizes)
     state, curves = {}, {}
     for label, lam in zip(BRANCHES, (0.0, cfg.lam)):
-        model = build_backbone(cfg.backbone, nc, seed)
+        model = build_backbone(cfg.backbone, nc, seed, cfg.pretrained)
         r = fit(model, loader, make_ce_ar_step(lam, tuple(cfg.sizes), ignore), cfg.train, seed=seed,
                 evaluate=lambda m: evaluate_fn(m), checkpoint_dir=checkpoint_dir / label, desc=label)
         state[label], curves[label] = model.state_dict(), {"epochs": r.epochs}
@@ -280,11 +353,47 @@ def train_baseline(cfg: BaselineRun, seed: int = 0, data_root=None) -> tuple[nn.
     return net.eval(), run.curves["epochs"]
 
 
+# --- the pages' shared protocol and preconditions ------------------------------------------------------------
+
+def protocol(backbone: str, data: DataSpec, batch_size: int, lam: float, base_epochs: int, finetune_epochs: int,
+             lr: float, patience: int, device: str = "cpu", optimizer: str = "adamw", weight_decay: float = 1e-4,
+             pretrained: bool | str | None = None, test_scales=(1.0,), test_flip: bool = False) -> Protocol:
+    """The run key of the protocol for one backbone, built from a page's parameters (pages 02, 03 and 04 build
+    the same key from the same profile settings, so the run cache trains each seed's networks once)."""
+    opt = dict(device=device, optimizer=optimizer, weight_decay=weight_decay)
+    return Protocol(backbone, data, int(batch_size), float(lam),
+                    base=train_config(base_epochs, lr, patience=patience, **opt),
+                    finetune=train_config(finetune_epochs, lr, **opt), pretrained=pretrained,
+                    test_scales=tuple(float(s) for s in test_scales), test_flip=bool(test_flip))
+
+
+def mious_clear(results_by_model: dict, chance) -> list:
+    """Preconditions: every model's per-seed validation mIoU (``{model: {seed: miou}}``) clears the
+    majority-class baseline ``chance`` (:class:`densepred.evidence.Baseline`, with its margin)."""
+    from .. import evidence
+
+    return [p for name, per in results_by_model.items() for p in evidence.beats_baseline(name, per, chance)]
+
+
+def plateau(runs: list[ProtocolResult], patience: int) -> list:
+    """Precondition: every base run was stopped by the patience rule, i.e. its best epoch lies ``patience``
+    epochs before its last (it reached a plateau before ``base_epochs``); a run that ran to ``base_epochs`` may
+    not have converged."""
+    from .. import evidence
+
+    short = [f"{r.backbone} seed {r.seed}" for r in runs if not r.stopped_early]
+    return [evidence.Precondition(
+        f"every base run reached its plateau (patience {patience})", not short,
+        "every base run stopped by the rule" if not short
+        else "ran to base_epochs without stopping: " + ", ".join(short))]
+
+
 # --- per-seed summaries ------------------------------------------------------------------------------------------
 
 def protocol_row(r: ProtocolResult) -> dict:
     """One row per (backbone, seed): best base epoch and peak, final and best-over-fine-tuning mIoU of both
-    branches, validation AR at the start and end, training AR in the first and last fine-tuning epoch."""
+    branches, validation AR at the start and end, training AR in the first and last fine-tuning epoch; with
+    multi-scale testing also ``baseline_peak_ms``, ``ce_final_ms``, ``ar_final_ms``."""
     row = {"backbone": r.backbone, "seed": r.seed, "best_epoch": r.best_epoch, "base_epochs": len(r.base),
            "baseline_peak": r.start["val_miou"], "val_ar_start": r.start["val_ar"]}
     for label in BRANCHES:
@@ -294,6 +403,9 @@ def protocol_row(r: ProtocolResult) -> dict:
         row.update({f"{key}_final": miou[-1], f"{key}_best": miou.max(),
                     f"val_ar_end_{key}": r.series(label, "val_ar")[-1],
                     f"train_ar_first_{key}": train_ar[0], f"train_ar_last_{key}": train_ar[-1]})
+    if r.multiscale:  # multi-scale testing after training (gpu): the peak checkpoint and both final networks
+        row.update({"baseline_peak_ms": r.multiscale["base"]["val_miou"],
+                    "ce_final_ms": r.multiscale["CE"]["val_miou"], "ar_final_ms": r.multiscale["CE+AR"]["val_miou"]})
     return row
 
 
@@ -436,7 +548,9 @@ def plot_positions(ax, image: torch.Tensor, sizes: tuple[int, ...] = (12, 6), co
 def affinity_heatmaps(matrices: dict[str, np.ndarray], axes=None, cbar: bool = True, sizes=(12, 6),
                       vmin: float = 0.0, vmax: float = 1.0, cmap: str = "coolwarm"):
     """Seaborn heatmaps of (P, P) affinity matrices side by side with a shared colour scale (default 0..1, blue 0,
-    red 1, as Fig. 4 of affinity-regression); thin lines separate the 12x12 and 6x6 blocks. Returns the figure."""
+    red 1, as Fig. 4 of affinity-regression). Both axes are the P sampled positions, the ``sizes[0]**2`` of the
+    first grid (row-major) then those of the second; thin lines separate the blocks and the ticks name them.
+    Returns the figure."""
     import matplotlib.pyplot as plt
     import seaborn as sns
 
@@ -451,6 +565,12 @@ def affinity_heatmaps(matrices: dict[str, np.ndarray], axes=None, cbar: bool = T
                     yticklabels=False, cbar=False, rasterized=True)
         ax.axhline(boundary, color="k", lw=0.5)
         ax.axvline(boundary, color="k", lw=0.5)
+        # the axes are the sampled positions: the 12x12 block (row-major) first, then the 6x6 block
+        centres = [boundary / 2, boundary + (mat.shape[0] - boundary) / 2]
+        names = [f"{s}x{s}" for s in sizes[:2]]
+        ax.set_xticks(centres, names, fontsize=7)
+        ax.set_yticks(centres, names, fontsize=7, rotation=90, va="center")
+        ax.tick_params(length=0)
         ax.set_title(title, fontsize=9)
     fig = axes[0].figure
     if cbar:  # one colour bar for the row, so every panel keeps the same size
@@ -480,8 +600,8 @@ def plot_finetune_curves(curves, axes=None):
     return axes[0].figure
 
 
-__all__ = ["BRANCHES", "DataSpec", "splits", "build_backbone", "evaluate", "majority_baseline", "train_config",
+__all__ = ["BRANCHES", "DataSpec", "splits", "display_image", "build_backbone", "evaluate", "evaluate_multiscale", "majority_baseline", "train_config",
            "Protocol", "ProtocolResult", "run_protocol", "FromStart", "run_from_start", "BaselineRun",
-           "train_baseline", "protocol_row", "finetune_curves", "ar_trend", "relative_decrease", "predict_logits",
+           "train_baseline", "protocol", "mious_clear", "plateau", "protocol_row", "finetune_curves", "ar_trend", "relative_decrease", "predict_logits",
            "affinity_maps", "heatmap_stats", "affinity_stats", "masked_mse", "position_grid", "plot_positions",
            "affinity_heatmaps", "plot_finetune_curves"]
