@@ -285,7 +285,7 @@ class ProtocolResult:
 def run_protocol(cfg: Protocol, seed: int = 0, data_root=None) -> ProtocolResult:
     """The protocol for ``cfg`` and ``seed``, from the run cache or trained (:func:`cached_run`)."""
     run = cached_run("affinity_regression.protocol", cfg, seed, [__name__],
-                     partial(_train_protocol, data_root=data_root))
+                     partial(_train_protocol, data_root=data_root), data=splits(cfg.data, data_root))
     m = run.metrics
     return ProtocolResult(cfg.backbone, seed, int(m["best_epoch"]), m["start"], run.curves["base"]["epochs"],
                           {k: run.curves[k] for k in BRANCHES}, run.state, run.hit, bool(m["stopped_early"]),
@@ -320,7 +320,7 @@ def _train_from_start(cfg: FromStart, seed: int, checkpoint_dir: Path, data_root
 def run_from_start(cfg: FromStart, seed: int = 0, data_root=None) -> dict[str, list[dict]]:
     """``{"CE": epochs, "CE+AR": epochs}`` of the from-the-start runs (run cache)."""
     run = cached_run("affinity_regression.from_start", cfg, seed, [__name__],
-                     partial(_train_from_start, data_root=data_root))
+                     partial(_train_from_start, data_root=data_root), data=splits(cfg.data, data_root))
     return {k: run.curves[k]["epochs"] for k in BRANCHES}
 
 
@@ -345,9 +345,10 @@ def _train_baseline(cfg: BaselineRun, seed: int, checkpoint_dir: Path, data_root
 
 def train_baseline(cfg: BaselineRun, seed: int = 0, data_root=None) -> tuple[nn.Module, list[dict]]:
     """``(network in eval mode, epoch records)`` of the CE-only run (run cache)."""
+    data = splits(cfg.data, data_root)
     run = cached_run("affinity_regression.baseline", cfg, seed, [__name__],
-                     partial(_train_baseline, data_root=data_root))
-    train, _ = splits(cfg.data, data_root)
+                     partial(_train_baseline, data_root=data_root), data=data)
+    train, _ = data
     net = build_backbone(cfg.backbone, int(train.num_classes), seed)
     net.load_state_dict(run.state)
     return net.eval(), run.curves["epochs"]

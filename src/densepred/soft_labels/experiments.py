@@ -282,10 +282,12 @@ def train_run(spec: RunSpec, num_classes: int = 19, data_root=None) -> tuple[tor
 
     Returns the model (eval mode, CPU) and ``{"train_s": seconds the training took when it ran,
     "final_loss": mean loss of the last epoch, "steps": optimiser steps, "cache_hit": bool, "curves": ...}``.
-    ``data_root`` is not part of the key (where the data lives does not change the weights).
+    ``data_root`` is not part of the key (where the data lives does not change the weights); the fingerprint of
+    the files the training split reads is, so fixtures and real data never share a network.
     """
     cached = cached_run(PROTOCOL, {"spec": spec, "num_classes": int(num_classes)}, spec.seed, [__name__],
-                        lambda cfg, seed, ckpt: _train(spec, seed, ckpt, num_classes, data_root))
+                        lambda cfg, seed, ckpt: _train(spec, seed, ckpt, num_classes, data_root),
+                        data=[train_split(spec, num_classes, data_root)])
     model = spec_network(spec, num_classes, pretrained=False)
     model.load_state_dict(cached.state)
     return model.eval(), {"train_s": cached.metrics.get("fit_seconds", cached.train_seconds),

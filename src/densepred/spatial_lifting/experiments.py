@@ -155,7 +155,8 @@ def train_binary(run: SegRun, seed: int, data_root=None, progress: bool = False)
     """The model of ``run`` trained with ``seed``: from the run cache, or trained now (Table V recipe as
     ``run.train``; SL-UNets with dense slice supervision and the ``s`` lowest-loss slices selected)."""
     cached = cached_run("spatial_lifting.binary", run, seed, [__name__],
-                        partial(_train_binary, data_root=data_root, progress=progress))
+                        partial(_train_binary, data_root=data_root, progress=progress),
+                        data=[split(run.data, "train", data_root=data_root)])
     return _trained(run.network, run.build(), cached)
 
 
@@ -300,7 +301,8 @@ def _train_depth(run: DepthRun, seed: int, checkpoint_dir: Path, data_root=None,
 def train_depth(run: DepthRun, seed: int, data_root=None, progress: bool = False) -> Trained:
     """The depth network of ``run`` trained with ``seed``, from the run cache or trained now."""
     cached = cached_run("spatial_lifting.depth", run, seed, [__name__],
-                        partial(_train_depth, data_root=data_root, progress=progress))
+                        partial(_train_depth, data_root=data_root, progress=progress),
+                        data=[split(run.data, "train", data_root=data_root, task="depth")])
     return _trained(run.decoder, run.build(), cached)
 
 
