@@ -39,7 +39,7 @@ book-html: $(STAMP)
 	$(BIN)/python -m densepred.linkcheck book/_build/html
 
 # The gpu code path of the rebuilt chapters at --shrink sizes, on fixtures written in the official layouts (CI).
-SHRINK_PAPERS ?=
+SHRINK_PAPERS ?= affinity-regression masksup
 shrink: $(STAMP)
 	rm -rf outputs/fixtures && $(BIN)/densepred data fixtures outputs/fixtures
 	for paper in $(SHRINK_PAPERS); do \

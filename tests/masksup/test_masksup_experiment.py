@@ -180,3 +180,33 @@ def test_published_tables_transcribed_consistently():
     gain = 100 * (levit[("MaskSup (LeViT-192)", "GLaS")] / levit[("LeViT-384", "GLaS")] - 1)
     assert abs(gain - 0.75) < 0.02
     assert set(t1.loc[t1["best_baseline"], "method"]) == {"LeViT-UNet-384", "MTI-Net"}
+
+
+def test_plateau_rule_and_collapsed():
+    from densepred import evidence
+    from densepred.masksup.experiments import collapsed, plateau, plateau_preconditions
+
+    assert plateau([1.0, 0.5, 0.3, 0.2, 0.2, 0.2, 0.2, 0.2])[0]
+    assert not plateau([1.0, 0.8, 0.6, 0.4, 0.3, 0.2, 0.1, 0.05])[0]
+    assert not plateau([1.0, 0.5])[0]
+    flat = [{"train_loss": v} for v in (1.0, 0.5, 0.3, 0.2, 0.2, 0.2, 0.2, 0.2)]
+    falling = [{"train_loss": v} for v in (1.0, 0.8, 0.6, 0.4, 0.3, 0.2, 0.1, 0.05)]
+    pre = plateau_preconditions({"a": {0: flat}, "b": {0: flat, 1: falling}})
+    assert [p.passed for p in pre] == [True, False] and "seed 1" in pre[1].detail
+    assert collapsed({0: 40.0, 1: 80.0}, [evidence.Baseline("bg", 43.0, 5.0)]) == [0]
+
+
+def test_mask_bank_step_draws_from_bank():
+    import torch
+
+    from densepred.masksup.masking import random_holes
+    from densepred.masksup.method import make_step
+
+    bank = random_holes(16, 16, level="high", generator=0, batch=4)
+    step = make_step(1, weights=(1.0, 1.0, 1.0), bank=bank)
+    masks = step._bank_masks(6, 16, 16)
+    variants = {bank[i].flip(d).numpy().tobytes() for i in range(4) for d in ([], [-2], [-1], [-2, -1])}
+    assert all(m.numpy().tobytes() in variants for m in masks)
+    model = torch.nn.Conv2d(3, 1, 3, padding=1)
+    out = step(model, {"image": torch.randn(6, 3, 16, 16), "mask": torch.randint(0, 2, (6, 16, 16))})
+    assert 0.5 <= float(out["coverage"]) <= 0.6

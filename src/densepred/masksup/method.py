@@ -89,15 +89,38 @@ class MaskSupStep:
     """
 
     def __init__(self, generator, level=None, ratio=None, weights=(1.0, 1.0, 1.0), siamese="twice",
-                 image_key="image", target_key="mask", ignore_index=255):
+                 image_key="image", target_key="mask", ignore_index=255, bank: torch.Tensor | None = None):
         from .masking import _numpy_generator
 
         self.rng = _numpy_generator(generator)
         self.kwargs = dict(level=level, ratio=ratio, weights=weights, siamese=siamese, ignore_index=ignore_index)
         self.image_key, self.target_key = image_key, target_key
+        if bank is not None and (bank.dim() != 3 or bank.dtype != torch.bool):
+            raise ValueError(f"bank must be a (K, H, W) bool tensor of masks, got {tuple(bank.shape)} {bank.dtype}")
+        self.bank = bank
+
+    def _bank_masks(self, n: int, h: int, w: int) -> torch.Tensor:
+        # The official code draws each mask from a fixed set (NVIDIA's irregular masks) with random flips; a bank
+        # of pre-drawn masks does the same and saves drawing a new procedural mask at every step.
+        if self.bank.shape[-2:] != (h, w):
+            raise ValueError(f"mask bank is {tuple(self.bank.shape[-2:])}, images are {(h, w)}: draw the bank at "
+                             "the training size")
+        idx = torch.from_numpy(self.rng.integers(0, len(self.bank), size=n))
+        masks = self.bank[idx]
+        flips = self.rng.random((n, 2)) < 0.5
+        for i in range(n):
+            dims = [d for d, f in zip((-2, -1), flips[i]) if f]
+            if dims:
+                masks[i] = masks[i].flip(dims)
+        return masks
 
     def __call__(self, model: torch.nn.Module, batch) -> dict[str, torch.Tensor]:
-        return masksup_forward(model, batch[self.image_key], batch[self.target_key], generator=self.rng,
+        images = batch[self.image_key]
+        masks = None
+        if self.bank is not None and (self.kwargs["weights"][1] or self.kwargs["weights"][2]):
+            n, _, h, w = images.shape
+            masks = self._bank_masks(n, h, w)
+        return masksup_forward(model, images, batch[self.target_key], generator=self.rng, masks=masks,
                                **self.kwargs)
 
     def state_dict(self) -> dict:
@@ -117,14 +140,16 @@ def make_step(
     image_key: str = "image",
     target_key: str = "mask",
     ignore_index: int = 255,
+    bank: torch.Tensor | None = None,
 ) -> MaskSupStep:
     """The engine step of MaskSup (:class:`MaskSupStep`).
 
     ``generator`` (an int seed or a numpy/torch Generator) is turned into one numpy Generator here, so every call
     draws new masks and the whole run is deterministic. ``weights=(1, 0, 0)`` gives the baseline through the same
-    code path (no mask is drawn then).
+    code path (no mask is drawn then). ``bank``: optional ``(K, H, W)`` bool masks to draw from (with random
+    flips) instead of drawing a new procedural mask per image, as the official code draws from a fixed mask set.
     """
-    return MaskSupStep(generator, level, ratio, weights, siamese, image_key, target_key, ignore_index)
+    return MaskSupStep(generator, level, ratio, weights, siamese, image_key, target_key, ignore_index, bank)
 
 
 @torch.no_grad()
