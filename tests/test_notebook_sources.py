@@ -71,13 +71,14 @@ def shrink_papers() -> list[str]:
     raise AssertionError("Makefile has no `SHRINK_PAPERS ?=` line")
 
 
-def test_every_page_of_a_shrunk_chapter_has_its_shrink_block():
+def test_every_page_of_a_shrunk_chapter_with_gpu_settings_has_its_shrink_block():
     import yaml
 
     gpu = yaml.safe_load((REPO / "notebooks" / "profiles" / "gpu.yaml").read_text())["notebooks"]
     for paper in shrink_papers():
         pages = [p for p in NOTEBOOKS if p.parent.name == paper]
         assert pages, f"SHRINK_PAPERS names {paper!r}, which has no notebooks"
-        for p in pages:
-            block = (gpu.get(_key(p)) or {}).get("shrink")
-            assert isinstance(block, dict) and block, f"{_key(p)}: no shrink: block in gpu.yaml"
+        for p in pages:  # a page without gpu settings runs at its smoke defaults, so shrinks by itself
+            if _key(p) in gpu:
+                block = gpu[_key(p)].get("shrink")
+                assert isinstance(block, dict) and block, f"{_key(p)}: gpu settings but no shrink: block"
