@@ -380,44 +380,12 @@ def _environ(**values: str) -> Iterator[None]:
                 os.environ[k] = v
 
 
-def _in_worker_thread(fn: Callable[[], Any]) -> Any:
-    """``fn()`` run in a daemon thread while this (main) thread only waits for it.
-
-    Why: papermill drives the kernel from an asyncio event loop. A Ctrl-C or SIGTERM (raised as
-    :class:`Interrupted`) that lands inside one of its coroutines can be absorbed by that coroutine's clean-up,
-    and the cell then runs on to the end, so an interrupted run could still complete and replace the previous
-    page. Here the signal's exception is always raised in the main thread, in this waiting loop; the run's
-    ``finally`` blocks remove its temporary files, and the orphaned kernel exits on its own when this process
-    does (ipykernel's parent poller).
-    """
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        return fn()
-    box: dict[str, Any] = {}
-
-    def work() -> None:
-        try:
-            box["value"] = fn()
-        except BaseException as exc:  # handed to the main thread below
-            box["error"] = exc
-
-    worker = threading.Thread(target=work, name="densepred-papermill", daemon=True)
-    worker.start()
-    while worker.is_alive():
-        worker.join(0.2)
-    if "error" in box:
-        raise box["error"]
-    return box.get("value")
-
-
 def _papermill(src: Path, out: Path, parameters: dict | None, progress: bool) -> None:
     import papermill as pm
 
     try:
-        _in_worker_thread(lambda: pm.execute_notebook(
-            str(src), str(out), parameters=parameters or None, progress_bar=progress, cwd=str(src.parent),
-            kernel_name="python3"))
+        pm.execute_notebook(str(src), str(out), parameters=parameters or None, progress_bar=progress,
+                            cwd=str(src.parent), kernel_name="python3")
     except pm.PapermillExecutionError as exc:
         tail = exc.traceback[-5:] if isinstance(exc.traceback, list) else [str(exc.traceback)]
         tail = _ANSI.sub("", "\n".join(tail))
