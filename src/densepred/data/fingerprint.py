@@ -20,10 +20,14 @@ def _samples(dataset) -> list[dict] | None:
     wrappers (``base``/``dataset`` with ``indices``); ``None`` for datasets without file samples (synthetic)."""
     indices = None
     while True:
-        inner = getattr(dataset, "base", None) or getattr(dataset, "dataset", None)
+        # ``is None`` rather than ``or``: ``or`` would call ``len()`` on (and so may load) the inner dataset.
+        inner = getattr(dataset, "base", None)
+        if inner is None:
+            inner = getattr(dataset, "dataset", None)
         sub = getattr(dataset, "indices", None)
         if sub is not None:
-            indices = list(sub) if indices is None else [list(sub)[i] for i in indices]
+            sub = list(sub)  # once per wrapper: composing nested subsets stays linear
+            indices = sub if indices is None else [sub[i] for i in indices]
         if inner is None:
             break
         dataset = inner
