@@ -91,3 +91,18 @@ def test_interrupted_build_stops_its_jobs_and_leaves_nothing_half_written(tree):
     assert proc.returncode == 130, out
     assert not (tree / "outputs/smoke/book").exists() or not any((tree / "outputs/smoke/book").rglob("*.ipynb"))
     assert temp_files(tree) == [], out
+
+
+def test_repeated_paper_selects_the_union_of_their_notebooks(tree, capsys):
+    for paper in ("alpha", "beta", "gamma"):
+        claims_notebook(tree / "notebooks" / paper / "01_a.ipynb")
+    assert main(["book", "build", "--profile", "smoke", "--no-html", "--paper", "alpha", "--paper", "gamma"]) == 0
+    assert "2 ran, 0 up to date" in capsys.readouterr().out
+    assert not (tree / "outputs/smoke/results/beta/01_a.json").exists()
+    # --notebook narrows a multi-paper selection; one outside it is a clear error, not "everything"
+    assert main(["book", "build", "--profile", "smoke", "--no-html", "--force", "--paper", "alpha", "--paper",
+                 "beta", "--notebook", "beta/01_a"]) == 0
+    assert "1 ran" in capsys.readouterr().out
+    assert main(["book", "build", "--profile", "smoke", "--no-html", "--paper", "alpha", "--paper", "beta",
+                 "--notebook", "gamma/01_a"]) == 1
+    assert "None of --notebook gamma/01_a belongs to --paper alpha, beta" in capsys.readouterr().err

@@ -43,6 +43,13 @@ def test_invalid_profile_name_is_refused(nb, capsys):
     assert "Invalid profile name '../gpu'" in _error(capsys)
 
 
+def test_run_requires_a_profile(nb, capsys):
+    """Old code: a plain ``densepred run NB`` ran at cpu and replaced the committed page in book/."""
+    with pytest.raises(SystemExit):
+        main(["run", str(nb)])
+    assert "--profile" in capsys.readouterr().err
+
+
 def test_gpus_and_jobs_are_checked(tree, capsys):
     with pytest.raises(SystemExit):
         main(["book", "build", "--gpus", "0,x"])

@@ -1,8 +1,8 @@
 """The ``densepred`` command: run notebooks, build the book, manage data.
 
-    densepred run NOTEBOOK [--profile P] [-p NAME VALUE ...]
+    densepred run NOTEBOOK --profile P [-p NAME VALUE ...] [--shrink]
     densepred nbref NOTEBOOK ...              # refresh a source notebook's smoke outputs (nbval reference)
-    densepred book build [--profile P] [--paper SLUG] [--notebook SLUG/STEM ...] [--force] [--no-run]
+    densepred book build [--profile P] [--paper SLUG ...] [--notebook SLUG/STEM ...] [--force] [--no-run]
                          [--no-html] [-W] [--jobs N] [--gpus 0,1,...]
                          [--executor local|slurm] [--partition P] [--time MIN] [--gpus-per-job N]
                          [--cpus-per-job N] [--mem-gb G] [--cluster slurm|local]
@@ -68,7 +68,8 @@ def _parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="execute one notebook with papermill (book/ at cpu, else outputs/<profile>/)")
     r.add_argument("notebook")
-    r.add_argument("--profile", default="cpu", help="smoke | cpu | gpu (files in notebooks/profiles/)")
+    r.add_argument("--profile", required=True,
+                   help="smoke | cpu | gpu (files in notebooks/profiles/); required: cpu writes the committed book/")
     r.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                    help="override a parameter of the notebook's parameters cell (YAML value)")
     r.add_argument("--shrink", action="store_true", help=SHRINK_HELP)
@@ -80,7 +81,8 @@ def _parser() -> argparse.ArgumentParser:
     b = sub.add_parser("book", help="build the book")
     bsub = b.add_subparsers(dest="book_command", required=True)
     bb = bsub.add_parser("build", help="run stale notebooks, regenerate the scorecard, build the HTML")
-    bb.add_argument("--paper", default=None, help="only this paper's notebooks (slug)")
+    bb.add_argument("--paper", dest="papers", action="append", default=None, metavar="SLUG",
+                    help="only this paper's notebooks (repeatable; with --jobs, papers run side by side)")
     bb.add_argument("--notebook", dest="notebooks", action="append", default=None, metavar="SLUG/STEM",
                     help="only this notebook (repeatable), e.g. masksup/01_masks")
     bb.add_argument("--profile", default="cpu")
@@ -129,6 +131,21 @@ def _run(args) -> int:
     return 0
 
 
+def _selection(papers: list[str] | None, keys: list[str] | None) -> tuple[str | None, list[str] | None]:
+    """``book.build``'s ``(paper, notebooks)`` for repeated ``--paper`` and ``--notebook`` options: one paper
+    passes through; several become the keys of their notebooks (only the ``--notebook`` ones among them, when
+    given)."""
+    from .runner import NotebookError, notebook_key, source_notebooks
+
+    if not papers or len(papers) == 1:
+        return (papers[0] if papers else None), keys
+    chosen = [notebook_key(nb) for p in dict.fromkeys(papers) for nb in source_notebooks(p)]
+    kept = [k for k in chosen if keys is None or k in keys]
+    if not kept:
+        raise NotebookError(f"None of --notebook {', '.join(keys or [])} belongs to --paper {', '.join(papers)}.")
+    return None, kept
+
+
 def _book(args) -> int:
     from . import book
     from .runner import source_notebooks, stale_reason
@@ -141,8 +158,9 @@ def _book(args) -> int:
     jobs = args.jobs if args.jobs is not None else (len(args.gpus) if args.gpus else 1)
     slurm = book.SlurmOptions(args.partition, args.time_min, args.gpus_per_job, args.cpus_per_job, args.mem_gb,
                               args.cluster)
-    report = book.build(args.paper, profile, args.force, html=not args.no_html,
-                        warnings_as_errors=args.strict, run=not args.no_run, notebooks=args.notebooks, jobs=jobs,
+    paper, keys = _selection(args.papers, args.notebooks)
+    report = book.build(paper, profile, args.force, html=not args.no_html,
+                        warnings_as_errors=args.strict, run=not args.no_run, notebooks=keys, jobs=jobs,
                         gpus=args.gpus, executor=args.executor, slurm=slurm)
     print(report.summary())
     if report.html:
