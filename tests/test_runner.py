@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import nbformat
+import psutil
 import pytest
 
 from conftest import REPO, make_notebook
@@ -208,9 +209,7 @@ def test_two_concurrent_runs_leave_one_complete_copy(tree):
     assert temp_files(tree) == []
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, pytest.param(signal.SIGINT, marks=pytest.mark.xfail(
-    strict=False, reason="known flaky: in 2 of 3 full-suite runs in a fresh clone (never when run alone, 12 tries) "
-                         "the SIGINT'd run did not stop within 60 s; cause not found yet, see the session note"))])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_signal_leaves_no_temp_files_and_previous_outputs(tree, sig):
     marker = tree / "claims-written"
     page, results = tree / "book/demo/01_a.ipynb", tree / "results/cpu/demo/01_a.json"
@@ -226,9 +225,13 @@ def test_signal_leaves_no_temp_files_and_previous_outputs(tree, sig):
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[0]
         time.sleep(0.2)
     assert temp_files(tree)  # the run's temporaries exist while it runs
+    kernels = psutil.Process(proc.pid).children(recursive=True)  # the kernel papermill started
+    assert kernels
     proc.send_signal(sig)
     out = proc.communicate(timeout=60)[0]
     assert proc.returncode != 0, out
+    _, alive = psutil.wait_procs(kernels, timeout=10)
+    assert alive == []  # the kernel did not outlive the interrupted run
     assert (page.read_bytes(), results.read_bytes()) == before
     assert temp_files(tree) == [], out
 

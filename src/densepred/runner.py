@@ -380,12 +380,64 @@ def _environ(**values: str) -> Iterator[None]:
                 os.environ[k] = v
 
 
+def _kill_kernels() -> None:
+    """SIGKILL every process this one started (the kernel and whatever it spawned, e.g. data-loader workers)."""
+    import psutil
+
+    children = psutil.Process().children(recursive=True)
+    for child in children:
+        with contextlib.suppress(psutil.Error):
+            child.kill()
+    psutil.wait_procs(children, timeout=10)
+
+
+def _interruptible(fn: Callable[[], Any]) -> Any:
+    """``fn()`` (papermill) in a daemon thread while the main thread waits; on Ctrl-C or SIGTERM the main thread
+    kills the kernel, lets papermill see it die, and re-raises.
+
+    Why not papermill in the main thread: nbclient then installs its own SIGINT/SIGTERM handler, which starts the
+    kernel's clean-up (shutdown, ``stop_channels``, ``kc = None``) concurrently with the cell's reply poll. When
+    the clean-up finishes before the once-a-second liveness poll has seen the kernel die, that poll fails on
+    ``assert self.kc is not None`` (nbclient 0.11, ``_async_check_alive``), nothing cancels the reply poll, and it
+    waits forever on the closed channel: a Ctrl-C'd run that never ends (the flaky SIGINT test, a race that
+    depends on load). Outside the main thread nbclient installs no handler; this thread gets the signal, kills
+    the kernel, and nbclient's own liveness poll ends the run with ``DeadKernelError`` and unregisters its
+    ``atexit`` clean-up. Called outside the main thread (no signals arrive there), ``fn`` runs inline.
+    """
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return fn()
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # handed to the main thread below
+            box["error"] = exc
+
+    worker = threading.Thread(target=work, name="densepred-papermill", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.2)
+    except BaseException:  # KeyboardInterrupt, Interrupted (SIGTERM)
+        with _signals_deferred():  # a second signal must not cut the kill short
+            _kill_kernels()
+            worker.join(30)
+        raise
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
+
+
 def _papermill(src: Path, out: Path, parameters: dict | None, progress: bool) -> None:
     import papermill as pm
 
     try:
-        pm.execute_notebook(str(src), str(out), parameters=parameters or None, progress_bar=progress,
-                            cwd=str(src.parent), kernel_name="python3")
+        _interruptible(lambda: pm.execute_notebook(
+            str(src), str(out), parameters=parameters or None, progress_bar=progress, cwd=str(src.parent),
+            kernel_name="python3"))
     except pm.PapermillExecutionError as exc:
         tail = exc.traceback[-5:] if isinstance(exc.traceback, list) else [str(exc.traceback)]
         tail = _ANSI.sub("", "\n".join(tail))
