@@ -181,3 +181,27 @@ def test_fixtures_command_writes_every_layout_and_never_into_a_used_folder(tmp_p
     assert main(["data", "fixtures", str(tmp_path / "fx"), "glas"]) == 2
     assert "is not empty" in capsys.readouterr().err
     assert main(["data", "fixtures", str(tmp_path / "new"), "nope"]) == 2
+
+
+def test_verify_without_a_name_reports_every_dataset(tmp_path, capsys):
+    from densepred.data.fixtures import FIXTURES, write_fixtures
+    from densepred.data.manifest import entries
+
+    write_fixtures(tmp_path / "fx", ["glas", "kvasir-seg"])
+    assert main(["data", "verify", "--root", str(tmp_path / "fx"), "--quick"]) == 1  # fixtures are small
+    out = capsys.readouterr().out.splitlines()
+    heads = [ln for ln in out if not ln.startswith("  ")]
+    for e in entries():
+        assert any(ln.startswith(e["id"] + ": ") for ln in heads), e["id"]
+    assert any(ln.startswith("glas: present at ") for ln in heads)
+    assert any(ln.startswith("cityscapes: missing (") for ln in heads)
+    assert any(ln.startswith("synth-street: synthetic") for ln in heads)
+    assert "2 present (0 OK)" in heads[-1] and heads[-1].startswith(f"{len(entries())} datasets: ")
+    # over every fixture: every dataset with a fixture is present, and only its counts fall short
+    write_fixtures(tmp_path / "all")
+    main(["data", "verify", "--root", str(tmp_path / "all"), "--quick"])
+    text = capsys.readouterr().out
+    for name in FIXTURES:
+        assert f"\n{name}: present at " in "\n" + text, name
+    problems = [ln for ln in text.splitlines() if ln.startswith("  - ")]
+    assert problems and all("the official release has" in ln for ln in problems)

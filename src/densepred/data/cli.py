@@ -33,8 +33,9 @@ def add_data_commands(subparsers) -> argparse.ArgumentParser:
     sub.required = True
     q = sub.add_parser("list", help="table of every dataset with what is present under --root")
     q.add_argument("--root", default=None, help=ROOT_HELP)
-    q = sub.add_parser("verify", help="check a dataset's layout, counts and labels; names what is missing")
-    q.add_argument("name")
+    q = sub.add_parser("verify", help="check a dataset's layout, counts and labels (every dataset without a name); "
+                                      "names what is missing and what the loader would refuse")
+    q.add_argument("name", nargs="?", default=None, help="a dataset id (default: every dataset of the manifest)")
     q.add_argument("--root", default=None, help=ROOT_HELP)
     q.add_argument("--quick", action="store_true", help="check layout and counts only, do not read every file")
     q = sub.add_parser("synth", help="generate a synthetic dataset into the on-disk cache (memory-mapped .npy files)")
@@ -79,11 +80,23 @@ def _list(args) -> int:
 
 
 def _verify(args) -> int:
-    from .manifest import verify
+    from .manifest import verify, verify_all
 
-    rep = verify(args.name, args.root, quick=args.quick, progress=sys.stderr.isatty())
-    print(rep.text())
-    return 0 if rep.ok else 1
+    if args.name is not None:
+        rep = verify(args.name, args.root, quick=args.quick, progress=sys.stderr.isatty())
+        print(rep.text())
+        return 0 if rep.ok else 1
+    # Every dataset: one line each; the problems of the datasets that are present (a missing one is not an
+    # error here: nobody needs all of them). Exit 1 when a present dataset has a problem.
+    reports = verify_all(args.root, quick=args.quick, progress=sys.stderr.isatty())
+    for rep in reports:
+        print(rep.summary())
+        if rep.state == "present":
+            print("\n".join(f"  - {p}" for p in rep.problems) or "  (layout, counts and files as expected)")
+    present = [r for r in reports if r.state == "present"]
+    print(f"{len(reports)} datasets: {sum(r.state == 'synthetic' for r in reports)} synthetic, {len(present)} "
+          f"present ({sum(r.ok for r in present)} OK), {sum(r.state == 'missing' for r in reports)} missing")
+    return 0 if all(r.ok for r in present) else 1
 
 
 def _synth(args) -> int:

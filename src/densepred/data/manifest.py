@@ -123,10 +123,20 @@ class VerifyReport:
     root: Path
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: "synthetic" (nothing on disk), "missing" (no folder), or "present" (checked: see problems and notes)
+    state: str = "present"
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    def summary(self) -> str:
+        """One line: the dataset and what is there (for ``densepred data verify`` over every dataset)."""
+        if self.state == "synthetic":
+            return f"{self.name}: synthetic, generated on demand"
+        if self.state == "missing":
+            return f"{self.name}: missing ({self.root} not found; `densepred data verify {self.name}` says where to get it)"
+        return f"{self.name}: present at {self.root}, " + ("OK" if self.ok else f"{len(self.problems)} problem(s)")
 
     def text(self) -> str:
         head = f"{self.name} at {self.root}: " + ("OK" if self.ok else f"{len(self.problems)} problem(s)")
@@ -140,9 +150,11 @@ def verify(name: str, root=None, quick: bool = False, progress: bool = False) ->
     d = dataset_dir(e, root)
     rep = VerifyReport(e["id"], d)
     if e.get("kind") == "synthetic":
+        rep.state = "synthetic"
         rep.notes.append("synthetic: generated on demand, nothing to verify on disk")
         return rep
     if not d.is_dir():
+        rep.state = "missing"
         rep.problems.append(f"folder {d} not found. {e.get('how_to_get', '').strip()}")
         return rep
     counts = count_layout(e, root)
@@ -177,6 +189,13 @@ def verify(name: str, root=None, quick: bool = False, progress: bool = False) ->
         if not quick:
             rep.problems.extend(ds.verify(progress=progress))
     return rep
+
+
+def verify_all(root=None, quick: bool = False, progress: bool = False) -> list[VerifyReport]:
+    """:func:`verify` for every dataset of the manifest (``quick``: layout, counts and each split's file list,
+    no item read). ``root`` must exist."""
+    _root(root)
+    return [verify(e["id"], root, quick=quick, progress=progress) for e in entries()]
 
 
 def loader_files(ds) -> str:
