@@ -114,39 +114,91 @@ def plot_class_frequency(stats: pd.DataFrame, palette: np.ndarray = CITYSCAPES_P
     return fig
 
 
-def datasets_table(kind: str | None = None, root=None) -> pd.DataFrame:
-    """The manifest as a table (id, papers, task, split sizes as used, licence, presence under ``root``)."""
-    from .manifest import entries, presence
+def _n_classes(classes) -> str:
+    """A manifest ``classes`` field as a count: a list's length, ``cityscapes-19`` -> 19, else the text."""
+    if isinstance(classes, list):
+        return str(len(classes))
+    tail = str(classes or "").rsplit("-", 1)[-1]
+    return tail if tail.isdigit() else str(classes or "-")
+
+
+def _n_images(e: dict) -> str:
+    """Images in the official release: the sum of the official split sizes, else the image count of the layout;
+    ``generated`` for a synthetic set."""
+    if e.get("kind") == "synthetic":
+        return "generated"
+    official = (e.get("splits") or {}).get("official")
+    if isinstance(official, dict) and official and all(isinstance(v, int) for v in official.values()):
+        return f"{sum(official.values()):,}"
+    counts = {k: v for k, v in (e.get("counts") or {}).items() if isinstance(v, int) and "image" in k}
+    return f"{sum(counts.values()):,}" if counts else "-"
+
+
+def _host(source: str) -> str:
+    """The web host of a manifest ``source`` (its first URL), or the text itself when it has none."""
+    from urllib.parse import urlparse
+
+    url = next((w for w in str(source or "").split() if w.startswith("http")), "")
+    return urlparse(url).netloc.removeprefix("www.") if url else str(source or "-")
+
+
+def overview_table() -> pd.DataFrame:
+    """One row per dataset of the manifest (synthetic first): papers and their tables, task, number of classes,
+    images in the official release, where it comes from, licence. Nothing about the machine reading it."""
+    from .manifest import entries
 
     rows = []
     for e in entries():
-        if kind and e.get("kind") != kind:
-            continue
         papers = "; ".join(f"{p}: {', '.join(t)}" for p, t in (e.get("papers") or {}).items())
-        row = {"id": e["id"], "papers (tables)": papers, "task": e.get("task", "")}
-        if e.get("kind") == "real":
-            used = (e.get("splits") or {}).get("papers_used") or {}
-            row["splits as used"] = "; ".join(f"{p}: {v}" for p, v in used.items())
-            row["licence"] = e.get("licence", "")
-            row["present"] = presence(e, root)
-        else:
-            row["stands in for"] = ", ".join(e.get("stands_in_for", []))
-            row["default size"] = "x".join(map(str, e.get("default_size", [])))
-        rows.append(row)
-    return pd.DataFrame(rows).set_index("id")
+        rows.append({"dataset": e["id"], "kind": e.get("kind", ""), "papers (tables)": papers,
+                     "task": e.get("task", ""), "classes": _n_classes(e.get("classes")), "images": _n_images(e),
+                     "source": _host(e.get("source", "")), "licence": e.get("licence", "")})
+    return pd.DataFrame(rows)
+
+
+def not_read_table() -> pd.DataFrame:
+    """Datasets the papers name that no notebook reads (no loader), with the stand-in used instead."""
+    from .manifest import load_manifest
+
+    rows = [{"dataset": o["id"], "papers (tables)": "; ".join(f"{p}: {', '.join(t)}" for p, t in
+                                                              (o.get("papers") or {}).items()),
+             "stand-in": o.get("stand_in", "-")} for o in load_manifest().get("other_datasets", [])]
+    return pd.DataFrame(rows)
+
+
+def layout_block(e: dict) -> str:
+    """The folder layout a real dataset's loader expects, as plain text for a literal block: one line per
+    pattern under ``DIR/<dir>/`` with the file count of the official release."""
+    from .manifest import patterns
+
+    counts = e.get("counts") or {}
+    lines = [f"DIR/{e['dir']}/"]
+    for key, pat in (e.get("layout") or {}).items():
+        n = counts.get(key)
+        shown = " | ".join(patterns(pat))
+        lines.append(f"    {shown}" + (f"    ({n:,} files: {key})" if isinstance(n, int) else f"    ({key})"))
+    return "\n".join(lines)
+
+
+def _md(text: str) -> str:
+    """Manifest prose for Markdown: ``*`` escaped (a glob such as ``images/*.jpg`` must not start italics)."""
+    return str(text).replace("*", "\\*")
 
 
 def where_to_get_markdown() -> str:
-    """One paragraph per real dataset: source, licence, citation and where to put it (from the manifest)."""
+    """Per real dataset: source, licence, citation, how to get it, the layout as a literal (fenced) block, and
+    the commands that fetch (when a direct link exists) and check it. ``DIR`` is the data root."""
     from .manifest import entries
 
     parts = []
     for e in entries():
         if e.get("kind") != "real":
             continue
-        fetch = ("`densepred data fetch " + e["id"] + " --root DIR` downloads it."
+        fetch = (f"`densepred data fetch {e['id']} --root DIR` downloads it."
                  if any(a.get("url") for a in e.get("archives", [])) else "No direct download: get it by hand.")
-        parts.append(f"**{e['id']}** ({e.get('citation', '')}). Source: <{e.get('source', '').split(' ')[0]}>; "
-                     f"licence: {e.get('licence', '')}. {e.get('how_to_get', '').strip()} {fetch} "
-                     f"Check it with `densepred data verify {e['id']} --root DIR`.")
+        src = str(e.get("source", "")).split(" ")[0]
+        parts.append(
+            f"**{e['id']}**: {_md(e.get('citation') or '')}. Source: <{src}>; licence: {_md(e.get('licence', ''))}."
+            f"\n\n{_md(e.get('how_to_get', '').strip())} {fetch} Check it with "
+            f"`densepred data verify {e['id']} --root DIR`.\n\n```text\n{layout_block(e)}\n```")
     return "\n\n".join(parts)
