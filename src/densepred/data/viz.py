@@ -142,27 +142,50 @@ def _host(source: str) -> str:
     return urlparse(url).netloc.removeprefix("www.") if url else str(source or "-")
 
 
-def overview_table() -> pd.DataFrame:
-    """One row per dataset of the manifest (synthetic first): papers and their tables, task, number of classes,
-    images in the official release, where it comes from, licence. Nothing about the machine reading it."""
+def _papers(papers: dict | None) -> str:
+    """``{slug: ["Table I", "Fig. 3"]}`` as ``slug: I, Fig. 3`` (the word "Table" dropped, for narrow tables)."""
+    return "; ".join(f"{p}: {', '.join(str(t).removeprefix('Table ') for t in tables)}"
+                     for p, tables in (papers or {}).items())
+
+
+def overview_table(kind: str) -> pd.DataFrame:
+    """One row per ``kind`` ("synthetic" or "real") dataset of the manifest. Synthetic: what it stands in for,
+    the papers and tables using it, task, classes, default size. Real: papers and tables, task, classes, images
+    in the official release, source host, licence. Nothing about the machine reading it."""
     from .manifest import entries
 
     rows = []
     for e in entries():
-        papers = "; ".join(f"{p}: {', '.join(t)}" for p, t in (e.get("papers") or {}).items())
-        rows.append({"dataset": e["id"], "kind": e.get("kind", ""), "papers (tables)": papers,
-                     "task": e.get("task", ""), "classes": _n_classes(e.get("classes")), "images": _n_images(e),
-                     "source": _host(e.get("source", "")), "licence": e.get("licence", "")})
+        if e.get("kind") != kind:
+            continue
+        row = {"dataset": e["id"]}
+        if kind == "synthetic":
+            row["stands in for"] = ", ".join(e.get("stands_in_for", []))
+        row.update({"used by (tables)": _papers(e.get("papers")), "task": e.get("task", ""),
+                    "classes": _n_classes(e.get("classes"))})
+        if kind == "synthetic":
+            row["default size"] = " x ".join(map(str, e.get("default_size", [])))
+        else:
+            row.update({"images": _n_images(e), "source": _host(e.get("source", "")),
+                        "licence": e.get("licence", "")})
+        rows.append(row)
     return pd.DataFrame(rows)
+
+
+def full_width(table):
+    """A :func:`densepred.report.table` laid out to the page column (fixed layout, long words broken) instead of
+    overflowing it (the ``dp-wide`` class of the book's stylesheet)."""
+    from ..report import HTML
+
+    return HTML(f'<div class="dp-wide">{table.html}</div>', table.text)
 
 
 def not_read_table() -> pd.DataFrame:
     """Datasets the papers name that no notebook reads (no loader), with the stand-in used instead."""
     from .manifest import load_manifest
 
-    rows = [{"dataset": o["id"], "papers (tables)": "; ".join(f"{p}: {', '.join(t)}" for p, t in
-                                                              (o.get("papers") or {}).items()),
-             "stand-in": o.get("stand_in", "-")} for o in load_manifest().get("other_datasets", [])]
+    rows = [{"dataset": o["id"], "named by (tables)": _papers(o.get("papers")), "stand-in": o.get("stand_in", "-")}
+            for o in load_manifest().get("other_datasets", [])]
     return pd.DataFrame(rows)
 
 
