@@ -117,7 +117,7 @@ def plot_class_frequency(stats: pd.DataFrame, palette: np.ndarray = CITYSCAPES_P
 def _n_classes(classes) -> str:
     """A manifest ``classes`` field as a count: a list's length, ``cityscapes-19`` -> 19, else the text."""
     if isinstance(classes, list):
-        return str(len(classes))
+        return str(len(classes)) if classes else "-"  # depth-only sets have no classes
     tail = str(classes or "").rsplit("-", 1)[-1]
     return tail if tail.isdigit() else str(classes or "-")
 
@@ -172,12 +172,21 @@ def overview_table(kind: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def full_width(table):
-    """A :func:`densepred.report.table` laid out to the page column (fixed layout, long words broken) instead of
-    overflowing it (the ``dp-wide`` class of the book's stylesheet)."""
+def full_width(table, widths: list[int] | None = None):
+    """A :func:`densepred.report.table` fitted to the page column instead of overflowing it: fixed layout with
+    the given column ``widths`` (percent, one per column), long words broken (the ``dp-wide`` class of the book's
+    stylesheet)."""
     from ..report import HTML
 
-    return HTML(f'<div class="dp-wide">{table.html}</div>', table.text)
+    html = table.html
+    if widths:
+        cols = "".join(f'<col style="width:{w}%">' for w in widths)
+        html = html.replace("<thead>", f"<colgroup>{cols}</colgroup><thead>", 1)
+    return HTML(f'<div class="dp-wide">{html}</div>', table.text)
+
+
+#: Column widths (percent) of the overview tables, in the order of :func:`overview_table`'s columns.
+WIDTHS = {"synthetic": [14, 16, 25, 28, 8, 9], "real": [13, 19, 23, 8, 8, 13, 16]}
 
 
 def not_read_table() -> pd.DataFrame:
