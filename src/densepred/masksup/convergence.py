@@ -91,8 +91,8 @@ def similarity_change(epochs: Sequence[Mapping], key: str = "train_similarity") 
     starts near 0 and first rises while the network learns to segment."""
     values = [float(e[key]) for e in epochs if key in e]
     n = len(values)
-    if n < 4:
-        raise ValueError(f"similarity_change: {n} epoch(s) with {key!r}; at least 4 are needed")
+    if n < 2:
+        raise ValueError(f"similarity_change: {n} epoch(s) with {key!r}; at least 2 are needed")
     w = max(1, n // 4)
     mid = n // 2
     before = values[max(0, mid - w):mid]

@@ -23,7 +23,6 @@ from ..data import eval_split, load_split, make_loader
 from ..data.transforms import Normalize
 from ..engine import RunOutput, TrainConfig, cached_run, fit, seed_everything
 from ..metrics import confusion_matrix, miou_from_confusion, pixel_accuracy, trivial_baselines
-from .convergence import with_plateau
 from .masking import apply_mask, random_holes
 from .method import make_step, predict
 
@@ -52,7 +51,7 @@ __all__ = [
     "MULTI_CLASS", "NETWORKS", "TRIVIAL_MARGIN", "VARIANTS", "MaskSupRun", "Setup", "baselines",
     "baseline_preconditions", "baseline_terms", "build_network", "binary_miou_baselines", "evaluate", "is_multi_class",
     "masksup_split", "n_parameters", "num_classes", "plot_examples", "robustness_curve", "train", "trivial_scores",
-    "collapsed", "variant_comparisons",
+    "collapsed",
 ]
 
 
@@ -403,23 +402,3 @@ def plot_examples(panels: list[tuple[str, torch.Tensor]], classes: int, rows: in
 def collapsed(values: dict, trivial: list[evidence.Baseline]) -> list:
     """Seeds of ``values`` (``{seed: mIoU}``) at or below some trivial baseline (a collapsed run)."""
     return [s for s, v in values.items() if any(v <= b.at(s) for b in trivial)]
-
-
-def variant_comparisons(cid: str, statement: str, paper: str, miou: dict, pairs: list, a: str, b: str,
-                        trivial: dict, records: dict | None = None, patience: int | None = None) -> evidence.Claim:
-    """A multi-part claim "condition ``a`` beats condition ``b``" with one paired comparison per (network, dataset)
-    of ``pairs``: ``miou[(network, dataset, condition)] = {seed: mIoU}``; every model must clear the trivial
-    baselines ``trivial[dataset]`` (by their margins, no collapsed seed) and, when ``records`` =
-    ``{(network, dataset, condition): {seed: epoch dicts}}`` is given, have reached the chapter's plateau rule
-    with ``patience`` (:mod:`densepred.masksup.convergence`)."""
-    if records is not None and patience is None:
-        raise ValueError("variant_comparisons: records given without patience (the plateau rule's epochs)")
-    parts = []
-    for n, d in pairs:
-        vals = {a: miou[(n, d, a)], b: miou[(n, d, b)]}
-        terms = baseline_terms(trivial[d], vals)
-        if records is not None:
-            terms = with_plateau(terms, {c: records[(n, d, c)] for c in (a, b)}, patience)
-        parts.append(evidence.comparison(f"{cid}-{n}-{d}", f"{statement}: {n} on {d}", paper, (a, vals[a]),
-                                         (b, vals[b]), metric="mIoU (%)", **terms))
-    return evidence.multi_part(cid, statement + " (every base network and dataset run)", paper, parts)
