@@ -182,18 +182,43 @@ def test_published_tables_transcribed_consistently():
     assert set(t1.loc[t1["best_baseline"], "method"]) == {"LeViT-UNet-384", "MTI-Net"}
 
 
-def test_plateau_rule_and_collapsed():
+def test_collapsed():
     from densepred import evidence
-    from densepred.masksup.experiments import collapsed, plateau, plateau_preconditions
+    from densepred.masksup.experiments import collapsed
 
-    assert plateau([1.0, 0.5, 0.3, 0.2, 0.2, 0.2, 0.2, 0.2])[0]
-    assert not plateau([1.0, 0.8, 0.6, 0.4, 0.3, 0.2, 0.1, 0.05])[0]
-    assert not plateau([1.0, 0.5])[0]
-    flat = [{"train_loss": v} for v in (1.0, 0.5, 0.3, 0.2, 0.2, 0.2, 0.2, 0.2)]
-    falling = [{"train_loss": v} for v in (1.0, 0.8, 0.6, 0.4, 0.3, 0.2, 0.1, 0.05)]
-    pre = plateau_preconditions({"a": {0: flat}, "b": {0: flat, 1: falling}})
-    assert [p.passed for p in pre] == [True, False] and "seed 1" in pre[1].detail
     assert collapsed({0: 40.0, 1: 80.0}, [evidence.Baseline("bg", 43.0, 5.0)]) == [0]
+
+
+def test_run_validation_settings_are_checked():
+    plain = TrainConfig(epochs=1, device="cpu")
+    watched = TrainConfig(epochs=1, device="cpu", monitor="val_miou", patience=2)
+    with pytest.raises(ValueError, match="val_split"):
+        MaskSupRun("small-unet", "synth-polyps", "MaskSup", watched)
+    with pytest.raises(ValueError, match="select='best'"):
+        MaskSupRun("small-unet", "synth-polyps", "MaskSup", plain, select="best")
+    with pytest.raises(ValueError, match="select"):
+        MaskSupRun("small-unet", "synth-polyps", "MaskSup", watched, val_split="val", select="first")
+    with pytest.raises(ValueError, match="monitor"):
+        MaskSupRun("small-unet", "synth-polyps", "MaskSup", TrainConfig(epochs=1, monitor="val_loss"), val_split="val")
+
+
+def test_train_with_validation_stops_early_and_keeps_the_best_epoch(tmp_path, monkeypatch):
+    monkeypatch.setenv("DENSEPRED_CACHE", str(tmp_path))
+    cfg = TrainConfig(epochs=6, lr=3e-3, scheduler=None, device="cpu", monitor="val_miou", patience=1)
+    run = MaskSupRun("small-unet", "synth-polyps", "MaskSup", cfg, n_train=4, size=(32, 32), width=4, batch_size=2,
+                     val_split="val", n_val=2, select="best")
+    model, rec = train(run, 0)
+    epochs = rec["curves"]["epochs"]
+    vals = [e["val_miou"] for e in epochs]
+    best = max(range(len(vals)), key=lambda i: (vals[i], -i))
+    assert rec["metrics"]["selected_epoch"] == best + 1
+    assert rec["metrics"]["stopped_early"] == (len(epochs) < 6)
+    val = make_loader(masksup_split("synth-polyps", "val", 2, (32, 32)), 2)
+    assert 100 * evaluate(model, val, 2)["miou"] == pytest.approx(vals[best], abs=1e-6)
+    last = MaskSupRun("small-unet", "synth-polyps", "MaskSup", cfg, n_train=4, size=(32, 32), width=4,
+                      batch_size=2, val_split="val", n_val=2, select="last")
+    _, rec_last = train(last, 0)
+    assert rec_last["metrics"]["selected_epoch"] == len(rec_last["curves"]["epochs"])
 
 
 def test_mask_bank_step_draws_from_bank():

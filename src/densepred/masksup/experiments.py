@@ -51,7 +51,7 @@ __all__ = [
     "MULTI_CLASS", "NETWORKS", "TRIVIAL_MARGIN", "VARIANTS", "MaskSupRun", "Setup", "baselines",
     "baseline_preconditions", "baseline_terms", "build_network", "binary_miou_baselines", "evaluate", "is_multi_class",
     "masksup_split", "n_parameters", "num_classes", "plot_examples", "robustness_curve", "train", "trivial_scores",
-    "PLATEAU_TOL", "collapsed", "plateau", "plateau_preconditions", "plateau_table", "variant_comparisons",
+    "collapsed",
 ]
 
 
@@ -66,6 +66,12 @@ class MaskSupRun:
     synthetic ones or the default root); ``mask_bank``: ``0`` draws a new procedural mask for every image of every
     batch, ``K > 0`` draws ``K`` masks once (from the seed) and picks from them with random flips, as the official
     code picks from the fixed NVIDIA mask set.
+
+    Validation: with ``val_split`` (``"val"`` for the synthetic sets; a real dataset's split name) the model's
+    mIoU (%) on ``n_val`` items of that split is recorded after every epoch as ``val_miou``; with
+    ``train.monitor="val_miou"`` and ``train.patience`` the engine stops after that many epochs without a new best
+    (:func:`densepred.plateau.metric_plateau` is the same rule read back from the curve). ``select``: keep the
+    weights of the best validation epoch (``"best"``, needs ``train.monitor``) or of the last (``"last"``).
     """
 
     network: str
@@ -79,8 +85,20 @@ class MaskSupRun:
     batch_size: int = 8
     data_root: str | None = None
     mask_bank: int = 0
+    val_split: str | None = None
+    n_val: int | None = None
+    select: str = "last"
 
     def __post_init__(self):
+        if self.select not in ("best", "last"):
+            raise ValueError(f"select must be 'best' or 'last', got {self.select!r}")
+        if self.train.monitor not in (None, "val_miou"):
+            raise ValueError(f"train.monitor must be None or 'val_miou', got {self.train.monitor!r}")
+        if self.train.monitor is not None and self.val_split is None:
+            raise ValueError("MaskSupRun: train.monitor='val_miou' needs a validation split: give val_split "
+                             "(e.g. 'val' for the synthetic sets)")
+        if self.select == "best" and self.train.monitor is None:
+            raise ValueError("MaskSupRun: select='best' needs train.monitor='val_miou' (and val_split)")
         if self.variant not in VARIANTS:
             raise ValueError(f"variant must be one of {list(VARIANTS)}, got {self.variant!r}")
         if self.level not in ("low", "high"):
@@ -94,7 +112,8 @@ class Setup:
     level) into the :class:`MaskSupRun` the run cache knows, and serves the test and training loaders.
 
     ``architectures``: base-network label (``"U-Net"``, ``"U-Net++"``) -> registry name (default
-    :data:`NETWORKS`); sizes ``(H, W)`` for binary and multi-class datasets.
+    :data:`NETWORKS`); sizes ``(H, W)`` for binary and multi-class datasets; ``val_split``, ``n_val``, ``select``:
+    the validation split, its size and the checkpoint kept (as :class:`MaskSupRun`).
     """
 
     train: TrainConfig
@@ -107,6 +126,9 @@ class Setup:
     data_root: str | None = None
     architectures: dict | None = None
     mask_bank: int = 0
+    val_split: str | None = None
+    n_val: int | None = None
+    select: str = "last"
 
     def size(self, dataset: str) -> tuple[int, int]:
         return tuple(int(s) for s in (self.street_size if is_multi_class(dataset) else self.binary_size))
@@ -115,7 +137,7 @@ class Setup:
         arch = (self.architectures or NETWORKS)[network]
         root = None if dataset.startswith("synth-") or self.data_root is None else str(self.data_root)
         return MaskSupRun(arch, dataset, variant, self.train, level, self.n_train, self.size(dataset), self.width,
-                          self.batch_size, root, self.mask_bank)
+                          self.batch_size, root, self.mask_bank, self.val_split, self.n_val, self.select)
 
     def loader(self, dataset: str, split: str | None = None):
         """The evaluation split (``split=None``) or ``split`` of ``dataset``, streamed in order."""
@@ -161,30 +183,49 @@ def n_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+def _validation(run: MaskSupRun):
+    """The validation split of ``run`` (``None`` without ``val_split``)."""
+    if run.val_split is None:
+        return None
+    return masksup_split(run.dataset, run.val_split, run.n_val, run.size, data_root=run.data_root)
+
+
 def _train(run: MaskSupRun, seed: int, checkpoint_dir: Path) -> RunOutput:
     seed_everything(seed)
     data = masksup_split(run.dataset, "train", run.n_train, run.size, data_root=run.data_root)
-    model = build_network(run.network, num_classes(data), run.width)
+    classes = num_classes(data)
+    model = build_network(run.network, classes, run.width)
     loader = make_loader(data, run.batch_size, shuffle=True, seed=seed, drop_last=len(data) > run.batch_size)
     # the mask stream follows the seed; the engine checkpoints its state, so a resumed run draws the same masks
     bank = None
     if run.mask_bank and VARIANTS[run.variant][1:] != (0.0, 0.0):
         bank = random_holes(*run.size, level=run.level, generator=20_000 + seed, batch=run.mask_bank)
     step = make_step(10_000 + seed, level=run.level, weights=VARIANTS[run.variant], bank=bank)
-    result = fit(model, loader, step, run.train, seed=seed, checkpoint_dir=checkpoint_dir / "fit")
-    return RunOutput(model.state_dict(), {"final_loss": result.epochs[-1]["train_loss"]}, result.curves)
+    val = _validation(run)
+    score = None
+    if val is not None:
+        val_loader = make_loader(val, run.batch_size)
+        score = lambda m: {"val_miou": 100 * evaluate(m, val_loader, classes)["miou"]}  # noqa: E731
+    result = fit(model, loader, step, run.train, seed=seed, evaluate=score, checkpoint_dir=checkpoint_dir / "fit")
+    chosen = result.best if run.select == "best" else result.last
+    metrics = {"final_loss": result.epochs[-1]["train_loss"], "epochs_run": len(result.epochs),
+               "selected_epoch": chosen.epoch, "stopped_early": result.stopped_early}
+    return RunOutput(chosen.model, metrics, result.curves)
 
 
 def train(run: MaskSupRun, seed: int) -> tuple[nn.Module, dict]:
     """The model of ``run`` and ``seed`` from the run cache (trained on a miss), in eval mode, with its record:
     ``{"curves": per-epoch dicts (``train_loss``, ``train_seg``, ``train_context``, ``train_similarity``,
-    ``train_coverage``), "hit": bool, "train_seconds": float}``.
+    ``train_coverage`` and, with a validation split, ``val_miou``), "hit": bool, "train_seconds": float,
+    "metrics": {"epochs_run", "selected_epoch", "stopped_early", "final_loss"}}``. The weights are those of
+    ``run.select`` (the best validation epoch, or the last).
 
     The model's initial weights, the batch order and the masks all follow from ``seed``, so the variants of one
     seed start from the same weights and see the same batches.
     """
     data = masksup_split(run.dataset, "train", run.n_train, run.size, data_root=run.data_root)
-    cached = cached_run("masksup.train", run, seed, [__name__], _train, data=[data])
+    val = _validation(run)
+    cached = cached_run("masksup.train", run, seed, [__name__], _train, data=[data] + ([val] if val else []))
     model = build_network(run.network, num_classes(data), run.width)
     model.load_state_dict(cached.state)
     return model.eval(), {"curves": cached.curves, "hit": cached.hit, "train_seconds": cached.train_seconds,
@@ -356,69 +397,8 @@ def plot_examples(panels: list[tuple[str, torch.Tensor]], classes: int, rows: in
 
 
 
-# --- training diagnostics ----------------------------------------------------------------------------------------
-
-#: The chapter's plateau rule: the mean training loss (``train_loss``, the optimised total of Eq. 3) of the last
-#: quarter of the epochs fell by less than this share of the mean of the quarter before it.
-PLATEAU_TOL = 0.05
-
-
-def plateau(losses: list[float], tol: float = PLATEAU_TOL) -> tuple[bool, str]:
-    """Whether a per-epoch training-loss curve reached a plateau (the rule of :data:`PLATEAU_TOL`) and what was
-    measured. Fewer than 4 epochs never count as a plateau."""
-    n = len(losses)
-    if n < 4:
-        return False, f"{n} epoch(s): too few to see a plateau"
-    w = n // 4
-    last, before = float(np.mean(losses[-w:])), float(np.mean(losses[-2 * w:-w]))
-    drop = (before - last) / abs(before) if before else 0.0
-    return drop < tol, (f"loss fell {100 * drop:.1f}% from epochs {n - 2 * w + 1}-{n - w} to {n - w + 1}-{n} "
-                        f"(plateau: < {100 * tol:g}%)")
-
-
-def plateau_table(records: dict) -> list[dict]:
-    """Rows ``{"model", "seed", "plateau", "detail"}`` for ``records`` = ``{model name: {seed: epoch dicts}}``
-    (the ``"epochs"`` of a run's curves)."""
-    rows = []
-    for name, per in records.items():
-        for seed, epochs in per.items():
-            ok, detail = plateau([e["train_loss"] for e in epochs])
-            rows.append({"model": name, "seed": seed, "plateau": ok, "detail": detail})
-    return rows
-
-
-def plateau_preconditions(records: dict) -> list[evidence.Precondition]:
-    """One precondition per model of ``records`` (``{model name: {seed: epoch dicts}}``): every seed's training
-    loss reached a plateau (:func:`plateau`)."""
-    out = []
-    for name, per in records.items():
-        bad = {s: d for s, (ok, d) in ((s, plateau([e["train_loss"] for e in ep])) for s, ep in per.items())
-               if not ok}
-        out.append(evidence.Precondition(
-            f"{name} trained to a plateau", not bad,
-            f"every seed: last-quarter loss fell < {100 * PLATEAU_TOL:g}%" if not bad
-            else "; ".join(f"seed {s}: {d}" for s, d in bad.items())))
-    return out
-
+# --- claims ------------------------------------------------------------------------------------------------------
 
 def collapsed(values: dict, trivial: list[evidence.Baseline]) -> list:
     """Seeds of ``values`` (``{seed: mIoU}``) at or below some trivial baseline (a collapsed run)."""
     return [s for s, v in values.items() if any(v <= b.at(s) for b in trivial)]
-
-
-def variant_comparisons(cid: str, statement: str, paper: str, miou: dict, pairs: list, a: str, b: str,
-                        trivial: dict, records: dict | None = None) -> evidence.Claim:
-    """A multi-part claim "condition ``a`` beats condition ``b``" with one paired comparison per (network, dataset)
-    of ``pairs``: ``miou[(network, dataset, condition)] = {seed: mIoU}``; every model must clear the trivial
-    baselines ``trivial[dataset]`` (by their margins, no collapsed seed) and, when ``records`` =
-    ``{(network, dataset, condition): {seed: epoch dicts}}`` is given, have trained to a plateau."""
-    parts = []
-    for n, d in pairs:
-        vals = {a: miou[(n, d, a)], b: miou[(n, d, b)]}
-        terms = baseline_terms(trivial[d], vals)
-        if records is not None:
-            terms["preconditions"] = terms["preconditions"] + plateau_preconditions(
-                {c: records[(n, d, c)] for c in (a, b)})
-        parts.append(evidence.comparison(f"{cid}-{n}-{d}", f"{statement}: {n} on {d}", paper, (a, vals[a]),
-                                         (b, vals[b]), metric="mIoU (%)", **terms))
-    return evidence.multi_part(cid, statement + " (every base network and dataset run)", paper, parts)
