@@ -170,3 +170,14 @@ def test_scores_and_constant_floor():
     assert unscaled["delta1"] < 0.05
     with pytest.raises(ValueError, match="constant value"):
         S.constant_depth_floor(val, median_scaling=False)
+
+
+def test_kitti_recipe_trains_on_the_fixture(tmp_path):
+    from densepred.data.kitti_raw import write_kitti_raw
+
+    root = write_kitti_raw(tmp_path / "data", n_frames=6)
+    train = TrainConfig(epochs=1, optimizer="adam", lr=1e-4, weight_decay=0.0, device="cpu")
+    for kind in ("selfsup", "supervised"):
+        spec = S.kitti_spec(kind, device="cpu", size=(64, 64), batch_size=2, n_clips=2, n_val=2, train=train)
+        run = S.video_depth_run(spec, 0, data_root=root)
+        assert math.isfinite(run.metrics["final_loss"]) and "val_abs_rel" in run.metrics

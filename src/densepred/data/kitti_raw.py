@@ -107,7 +107,8 @@ class KITTIRaw(Dataset):
         depth: project the LiDAR scan of the target (``None``: when the velodyne files exist).
     """
 
-    name = NAME
+    name, dirname = NAME, DIRNAME
+    splits = ("train", "val")   # what ``densepred data verify`` checks (Monodepth2's split files)
 
     def __init__(self, root=None, split: str = "train", split_name: str = "eigen_zhou", size=(192, 640),
                  frame_ids=(0, -1, 1), depth: bool | None = None):
@@ -178,6 +179,16 @@ class KITTIRaw(Dataset):
 
     def __len__(self) -> int:
         return len(self.samples)
+
+    def verify(self, progress: bool = False) -> list[str]:
+        """Read every item; the list of problems (empty when all is well), as ``RealDataset.verify``."""
+        problems = []
+        for i in range(len(self)):
+            try:
+                self[i]
+            except DatasetError as e:
+                problems.append(str(e))
+        return problems
 
     def _read(self, path: Path) -> torch.Tensor:
         img = torch.from_numpy(np.ascontiguousarray(read_image(path).transpose(2, 0, 1)))

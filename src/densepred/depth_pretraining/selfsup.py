@@ -62,7 +62,8 @@ class VideoDepthSpec:
     """Everything that decides a video depth pre-training run (the run-cache key, with the seed).
 
     ``kind``: ``"selfsup"`` or ``"supervised"``; ``resnet`` (18/50) the depth encoder, ``pose_resnet`` the pose
-    encoder; data: ``dataset`` (``"synth-street-video"``: ``n_clips`` clips rendered with ``data_seed`` at
+    encoder and ``pose_input`` its frames (``"pairs"``: one pass per source, Monodepth2's default; ``"all"``: one
+    pass on all frames, its ``--pose_model_input all``, half the pose cost with two sources); data: ``dataset`` (``"synth-street-video"``: ``n_clips`` clips rendered with ``data_seed`` at
     ``size``, ``speed``, ``followers``, ``supersample``; ``"kitti-raw"``: the split file ``split`` of the data
     root, ``n_clips`` = None for all), ``frame_ids`` (target first); ``n_val`` validation clips (seed
     ``data_seed + 1``) evaluated after every epoch; loss: ``scales``, ``automask``, ``min_reprojection``
@@ -73,6 +74,7 @@ class VideoDepthSpec:
     kind: str = "selfsup"
     resnet: int = 18
     pose_resnet: int = 18
+    pose_input: str = "pairs"
     dataset: str = "synth-street-video"
     n_clips: int | None = 128
     n_val: int = 16
@@ -103,6 +105,8 @@ class VideoDepthSpec:
         if self.frame_ids[0] != 0 or len(self.frame_ids) < 2:
             raise ValueError(f"VideoDepthSpec(frame_ids={self.frame_ids}): the target 0 comes first, then the "
                              "source offsets, e.g. (0, -1, 1).")
+        if self.pose_input not in ("pairs", "all"):
+            raise ValueError(f"VideoDepthSpec(pose_input={self.pose_input!r}): 'pairs' (Monodepth2's default) or 'all'.")
         if not set(self.scales) <= {0, 1, 2, 3} or 0 not in self.scales:
             raise ValueError(f"VideoDepthSpec(scales={self.scales}): a subset of (0, 1, 2, 3) holding 0.")
 
@@ -138,10 +142,12 @@ class SelfSupNet(nn.Module):
     """Monodepth2's two networks in one module (so :func:`densepred.engine.fit` trains both): ``depth`` a
     :class:`ResNetUNet` (sigmoid disparity heads at four scales) and ``pose`` a :class:`PoseNet` on two frames."""
 
-    def __init__(self, resnet: int = 18, pose_resnet: int = 18, min_depth: float = 0.1, max_depth: float = 100.0):
+    def __init__(self, resnet: int = 18, pose_resnet: int = 18, min_depth: float = 0.1, max_depth: float = 100.0,
+                 pose_frames: int = 2):
         super().__init__()
         self.depth = ResNetUNet(resnet, task="depth", min_depth=min_depth, max_depth=max_depth)
-        self.pose = PoseNet(f"resnet{pose_resnet}", num_input_frames=2, num_frames_to_predict_for=1)
+        self.pose = PoseNet(f"resnet{pose_resnet}", num_input_frames=pose_frames,
+                            num_frames_to_predict_for=1 if pose_frames == 2 else pose_frames - 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.depth(x)
@@ -152,15 +158,22 @@ def build_network(spec: VideoDepthSpec, seed: int = 0) -> nn.Module:
     torch.manual_seed(seed)
     lo, hi = spec.depth_range
     if spec.kind == "selfsup":
-        return SelfSupNet(spec.resnet, spec.pose_resnet, lo, hi)
+        return SelfSupNet(spec.resnet, spec.pose_resnet, lo, hi,
+                          pose_frames=2 if spec.pose_input == "pairs" else len(spec.frame_ids))
     return ResNetUNet(spec.resnet, task="depth", min_depth=lo, max_depth=hi)
 
 
 # --- step functions -------------------------------------------------------------------------------------------
 
 def predict_poses(pose: PoseNet, target: torch.Tensor, sources: torch.Tensor, frame_ids) -> list[torch.Tensor]:
-    """Monodepth2's "pairs" poses: for each source offset f (``frame_ids[1:]``) the transform T_{t->f} (B, 4, 4),
-    from (source, target) with the pose inverted when f < 0, else from (target, source)."""
+    """Monodepth2's poses: for each source offset f (``frame_ids[1:]``) the transform T_{t->f} (B, 4, 4).
+
+    "pairs" (a two-frame ``pose``, Monodepth2's default): from (source, target) with the pose inverted when
+    f < 0, else from (target, source). "all" (a ``pose`` on every frame, ``--pose_model_input all``): one pass
+    on the frames stacked in ``frame_ids`` order, one pose per source, none inverted."""
+    if pose.num_input_frames == len(frame_ids):
+        axisangle, translation = pose(torch.cat([target, *sources.unbind(1)], 1))
+        return [transformation_from_parameters(axisangle[:, k], translation[:, k]) for k in range(len(frame_ids) - 1)]
     out = []
     for k, f in enumerate(frame_ids[1:]):
         pair = (sources[:, k], target) if f < 0 else (target, sources[:, k])
@@ -220,13 +233,16 @@ def supervised_step(model: ResNetUNet, batch: dict) -> dict[str, torch.Tensor]:
 
 def video_split(spec: VideoDepthSpec, split: str = "train", data_root=None):
     """The clips of ``spec``: ``"train"`` (``n_clips``, ``data_seed``) or ``"val"`` (``n_val``, ``data_seed + 1``)
-    of synth-street-video; for ``"kitti-raw"`` the split file ``{spec.split}/{split}_files.txt`` of the root."""
+    of synth-street-video; for ``"kitti-raw"`` the first ``n_clips`` / ``n_val`` items of the split file
+    ``splits/{spec.split}/{split}_files.txt`` of the root (LiDAR depth read for validation and supervision)."""
     if spec.dataset == "kitti-raw":
         from ..data.kitti_raw import KITTIRaw
 
-        ds = KITTIRaw(data_root, split=split, split_name=spec.split, size=spec.size, frame_ids=spec.frame_ids)
-        if spec.n_clips is not None and split == "train":
-            ds = torch.utils.data.Subset(ds, range(min(spec.n_clips, len(ds))))
+        ds = KITTIRaw(data_root, split=split, split_name=spec.split, size=spec.size, frame_ids=spec.frame_ids,
+                      depth=None if spec.kind == "selfsup" and split == "train" else True)
+        n = spec.n_clips if split == "train" else spec.n_val
+        if n is not None and n < len(ds):
+            ds = torch.utils.data.Subset(ds, range(n))
         return ds
     n = spec.n_clips if split == "train" else spec.n_val
     seed = spec.data_seed + (0 if split == "train" else 1)
