@@ -181,3 +181,17 @@ def test_kitti_recipe_trains_on_the_fixture(tmp_path):
         spec = S.kitti_spec(kind, device="cpu", size=(64, 64), batch_size=2, n_clips=2, n_val=2, train=train)
         run = S.video_depth_run(spec, 0, data_root=root)
         assert math.isfinite(run.metrics["final_loss"]) and "val_abs_rel" in run.metrics
+
+
+def test_init_from_a_classification_encoder():
+    from densepred.depth_pretraining.pretraining import ClassificationNet, PretrainSpec
+
+    enc = ClassificationNet(18).encoder.state_dict()
+    net = S.build_network(tiny_spec(pose_input="all"), 0)
+    S.init_from_classification(net, enc)
+    assert torch.equal(net.depth.encoder.layer1[0].conv1.weight, enc["layer1.0.conv1.weight"])
+    w = net.pose.encoder.conv1.weight
+    assert w.shape[1] == 9 and torch.allclose(w[:, :3] * 3, enc["conv1.weight"])
+    assert torch.equal(net.pose.encoder.layer4[1].bn2.running_var, enc["layer4.1.bn2.running_var"])
+    with pytest.raises(ValueError, match="classification PretrainSpec"):
+        tiny_spec(init=PretrainSpec(kind="depth-rand"))

@@ -68,7 +68,11 @@ class VideoDepthSpec:
     root, ``n_clips`` = None for all), ``frame_ids`` (target first); ``n_val`` validation clips (seed
     ``data_seed + 1``) evaluated after every epoch; loss: ``scales``, ``automask``, ``min_reprojection``
     (``False``: the average over sources, Monodepth2's ablation), ``smoothness`` weight; depth range
-    ``min_depth`` .. ``max_depth`` (``None``: 0.1 .. 100 self-supervised, 1 .. 200 supervised); ``train``.
+    ``min_depth`` .. ``max_depth`` (``None``: 0.1 .. 100 self-supervised, 1 .. 200 supervised); ``train``;
+    ``init``: ``None`` (random weights, the paper's "from scratch") or a classification
+    :class:`~densepred.depth_pretraining.pretraining.PretrainSpec` whose encoder (same seed) starts the depth
+    encoder and, stem tiled over the stacked frames and divided by their number (Monodepth2's rule for its
+    ImageNet weights), the pose encoder: the paper's depth "after ImageNet initialization".
     """
 
     kind: str = "selfsup"
@@ -94,6 +98,7 @@ class VideoDepthSpec:
     max_depth: float | None = None
     train: TrainConfig = TrainConfig(epochs=20, optimizer="adam", lr=1e-4, weight_decay=0.0, scheduler="step",
                                      step_epochs=15, step_gamma=0.1, device="cpu")
+    init: object = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -105,6 +110,9 @@ class VideoDepthSpec:
         if self.frame_ids[0] != 0 or len(self.frame_ids) < 2:
             raise ValueError(f"VideoDepthSpec(frame_ids={self.frame_ids}): the target 0 comes first, then the "
                              "source offsets, e.g. (0, -1, 1).")
+        if self.init is not None and getattr(self.init, "kind", None) != "classification":
+            raise ValueError("VideoDepthSpec(init=...) takes a classification PretrainSpec (the ImageNet stand-in) "
+                             "or None.")
         if self.pose_input not in ("pairs", "all"):
             raise ValueError(f"VideoDepthSpec(pose_input={self.pose_input!r}): 'pairs' (Monodepth2's default) or 'all'.")
         if not set(self.scales) <= {0, 1, 2, 3} or 0 not in self.scales:
@@ -317,9 +325,24 @@ def constant_depth_floor(dataset, median_scaling: bool = True, value: float | No
 
 # --- one entry point, through the run cache ---------------------------------------------------------------------
 
+def init_from_classification(model: nn.Module, encoder: dict[str, torch.Tensor]) -> None:
+    """Load a classification encoder state into the depth encoder (and, for :class:`SelfSupNet`, the pose
+    encoder, its stem tiled over the stacked frames and divided by their number, Monodepth2's rule)."""
+    depth = model.depth if isinstance(model, SelfSupNet) else model
+    depth.encoder.load_state_dict(encoder)
+    if isinstance(model, SelfSupNet):
+        n = model.pose.num_input_frames
+        tiled = dict(encoder, **{"conv1.weight": encoder["conv1.weight"].repeat(1, n, 1, 1) / n})
+        model.pose.encoder.load_state_dict(tiled)
+
+
 def _train(spec: VideoDepthSpec, seed: int, checkpoint_dir: Path, data_root=None) -> RunOutput:
     seed_everything(seed)
     model = build_network(spec, seed)
+    if spec.init is not None:
+        from .pretraining import pretrain
+
+        init_from_classification(model, pretrain(spec.init, seed).encoder.state_dict())
     train = video_split(spec, "train", data_root)
     val = video_split(spec, "val", data_root) if spec.n_val else None
     loader = make_loader(train, spec.batch_size, shuffle=True, seed=seed, drop_last=True)
@@ -342,7 +365,7 @@ def video_depth_run(spec: VideoDepthSpec, seed: int = 0, data_root=None):
     """The cached run (:class:`~densepred.engine.RunResult`: ``state``, ``metrics``, ``curves`` with per-epoch
     ``train_loss`` and, with validation clips, ``val_abs_rel`` / ``val_delta1``; ``hit``) of ``spec``."""
     data = [video_split(spec, "train", data_root)]
-    return cached_run(PROTOCOL, spec, seed, [__name__],
+    return cached_run(PROTOCOL, spec, seed, [__name__] + ([] if spec.init is None else [f"{__package__}.pretraining"]),
                       lambda cfg, s, ckpt: _train(cfg, s, ckpt, data_root), data=data)
 
 
@@ -373,5 +396,5 @@ def pretrained_encoders(spec: VideoDepthSpec, seed: int = 0, data_root=None) -> 
 
 
 __all__ = ["KINDS", "PROTOCOL", "VideoDepthSpec", "cpu_spec", "kitti_spec", "SelfSupNet", "SelfSupStep",
-           "supervised_step", "build_network", "predict_poses", "video_split", "video_depth_scores",
+           "supervised_step", "build_network", "init_from_classification", "predict_poses", "video_split", "video_depth_scores",
            "constant_depth_floor", "video_depth_run", "depth_network", "pretrained_encoder", "pretrained_encoders"]
