@@ -22,7 +22,10 @@ convention of ``grid_sample(align_corners=False)``.
 
 Anti-aliasing: textures are point-sampled by the renderer, so each frame is rendered at ``supersample`` times
 the resolution and box-filtered down (aliasing would flicker between frames and break photometric
-consistency); depth is the block mean where all samples hit a surface, else 0 (invalid: sky).
+consistency); depth is the block mean where all samples hit a surface, else 0 (invalid: sky). Measured on 4
+clips at 64x128 (SSIM + L1 error of frame t+1 warped into t through the true depth and pose, vs the un-warped
+frame, borders excluded): 0.180 vs 0.222 without supersampling, 0.103 vs 0.171 at 2x, 0.062 vs 0.140 at 4x
+(the default; ~0.4 s per 3-frame clip on one core).
 
 How it builds on street.py without changing it: the scene's objects are drawn by street.py's own object builders
 into a :class:`_Recorder` (a Canvas stand-in that records primitives instead of rasterising them), and replayed
@@ -156,7 +159,7 @@ def relative_pose(pose_target: np.ndarray, pose_source: np.ndarray) -> np.ndarra
 
 
 def render_clip(seed: int, n_frames: int = 3, size: tuple[int, int] = (64, 128), speed: tuple[float, float] = (0.6, 1.4),
-                followers: float = 0.4, supersample: int = 2) -> dict:
+                followers: float = 0.4, supersample: int = 4) -> dict:
     """Render one clip of ``n_frames`` frames from a camera driving down a synth-street street.
 
     Args:
@@ -244,7 +247,7 @@ class StreetVideo(Dataset):
     name = NAME
 
     def __init__(self, n: int, seed: int = 0, size: tuple[int, int] = (64, 128), frame_ids=(0, -1, 1),
-                 speed: tuple[float, float] = (0.6, 1.4), followers: float = 0.4, supersample: int = 2,
+                 speed: tuple[float, float] = (0.6, 1.4), followers: float = 0.4, supersample: int = 4,
                  cache: int = 4096):
         if n < 1:
             raise ValueError(f"StreetVideo: n must be >= 1 clips, got {n}.")
