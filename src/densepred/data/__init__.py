@@ -20,11 +20,12 @@ from .synthetic import SYNTHETIC_NAMES, SyntheticDataset  # noqa: F401
 # Loaders in their own modules (they import datasets.py's base classes, so datasets.py cannot import them without
 # a cycle): registered here, where every import of densepred.data.* passes first.
 from . import depth_datasets as _depth_datasets  # noqa: E402
+from . import kitti_raw as _kitti_raw  # noqa: E402
 from . import medical_datasets as _medical_datasets  # noqa: E402
 from .datasets import ALIASES as _ALIASES  # noqa: E402
 from .fixtures import FIXTURES as _FIXTURES  # noqa: E402
 
-for _mod in (_medical_datasets, _depth_datasets):
+for _mod in (_medical_datasets, _depth_datasets, _kitti_raw):
     REAL_DATASETS.update({_c.name: _c for _c in _mod.DATASETS})
     _ALIASES.update(_mod.ALIASES)
     _FIXTURES.update(_mod.FIXTURE_WRITERS)

@@ -109,6 +109,7 @@ class KITTIRaw(Dataset):
 
     name, dirname = NAME, DIRNAME
     splits = ("train", "val")   # what ``densepred data verify`` checks (Monodepth2's split files)
+    optional_splits = ("val",)  # without Monodepth2's split files only "train" (every frame) exists
 
     def __init__(self, root=None, split: str = "train", split_name: str = "eigen_zhou", size=(192, 640),
                  frame_ids=(0, -1, 1), depth: bool | None = None):

@@ -144,6 +144,14 @@ class VerifyReport:
         return "\n".join(lines)
 
 
+def loader_class(name: str):
+    """The class that reads dataset ``name`` from its official layout: a :data:`REAL_DATASETS` entry, or a loader
+    whose items are not single images (KITTI raw's frame tuples); ``None`` when there is none."""
+    from .kitti_raw import NAME as KITTI_RAW, KITTIRaw
+
+    return REAL_DATASETS.get(name) or {KITTI_RAW: KITTIRaw}.get(name)
+
+
 def verify(name: str, root=None, quick: bool = False, progress: bool = False) -> VerifyReport:
     """Check a real dataset's layout, counts and (unless ``quick``) every item; see the module docstring."""
     e = entry(name)
@@ -171,7 +179,7 @@ def verify(name: str, root=None, quick: bool = False, progress: bool = False) ->
             rep.notes.append(f"{msg}: more files than expected (extra files are listed too)")
         else:
             rep.notes.append(msg)
-    cls = REAL_DATASETS.get(e["id"])
+    cls = loader_class(e["id"])
     if cls is None:
         rep.notes.append("no loader for this dataset")
         return rep
