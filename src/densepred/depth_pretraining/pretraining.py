@@ -219,11 +219,16 @@ def imagenet_encoder(net: ClassificationNet, weights: str | bool) -> Classificat
         _, state = read_state_dict(weights, f"resnet{net.encoder.depth}")
         state = state.get("state_dict", state)
     enc = {k: v for k, v in state.items() if not k.startswith("fc.")}
-    missing, unexpected = net.encoder.load_state_dict(enc, strict=False)
+    fix = f"give torchvision's resnet{net.encoder.depth} state_dict"
+    try:
+        missing, unexpected = net.encoder.load_state_dict(enc, strict=False)
+    except RuntimeError as err:  # shape mismatches (e.g. a ResNet-50 file for a ResNet-18)
+        raise ValueError(f"ImageNet weights {weights!r} do not fit the ResNet-{net.encoder.depth} encoder "
+                         f"({str(err).splitlines()[1].strip() if len(str(err).splitlines()) > 1 else err}); "
+                         f"{fix}.") from None
     if missing or unexpected:
         raise ValueError(f"ImageNet weights {weights!r} do not fit the ResNet-{net.encoder.depth} encoder: missing "
-                         f"{missing[:3]}, unexpected {unexpected[:3]}; give torchvision's resnet{net.encoder.depth} "
-                         "state_dict.")
+                         f"{missing[:3]}, unexpected {unexpected[:3]}; {fix}.")
     net.fc.load_state_dict({"weight": state["fc.weight"], "bias": state["fc.bias"]})
     return net
 
