@@ -83,6 +83,8 @@ def test_majority_baseline_as_evidence_and_the_fine_tuning_plateau_rule():
     assert E.majority(train, test, 2, "P.Acc").margin == E.PACC_MARGIN
     with pytest.raises(ValueError, match="metric"):
         E.majority(train, test, 2, "Dice")
+    pool = E.majority_of_pool(2, test, SIZE, batch_size=2)
+    assert pool.name == "majority class (n=2)" and pool.value == b.value
     flat = [1.0, 0.6, 0.5, 0.45, 0.44, 0.44, 0.44, 0.44]
     falling = [1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3]
     curves = pd.DataFrame([{"init": k, "seed": s, "epoch": i + 1, "loss": v}

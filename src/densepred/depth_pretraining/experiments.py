@@ -241,6 +241,14 @@ def majority(train_set, test_set, batch_size: int = 8, metric: str = "mIoU", nam
     return evidence.Baseline(name, b[metric], MIOU_MARGIN if metric == "mIoU" else PACC_MARGIN)
 
 
+def majority_of_pool(n: int | None, test_set, size=(64, 128), dataset: str = "synth-street", data_root=None,
+                     batch_size: int = 8, metric: str = "mIoU") -> evidence.Baseline:
+    """:func:`majority` of the first ``n`` labelled training images of ``dataset`` (the Fig. 3 sizes: every size
+    has its own majority-class predictor), named ``majority class (n=...)``."""
+    train = street_split("train", n, size, dataset=dataset, data_root=data_root)
+    return majority(train, test_set, batch_size, metric, name=f"majority class (n={len(train)})")
+
+
 def plateau_precondition(name: str, curves: pd.DataFrame, **where: Any) -> evidence.Precondition:
     """"``name`` trained to a plateau": every seed's per-epoch training loss (rows of ``curves`` as
     :func:`few_shot_experiment` returns them, filtered by ``where``) meets :func:`densepred.plateau.loss_plateau`
