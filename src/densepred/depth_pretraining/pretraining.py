@@ -16,7 +16,16 @@
 * **Inpainting** (Table 4, "Reconstruction"): random rectangles of the input are replaced by the mean colour
   (0.45, i.e. 0 after Monodepth2's normalisation) and a 3-channel ResNetUNet regresses the original pixels;
   L1 on the removed pixels only (masked autoencoding).
+* **ImageNet** (gpu): the torchvision ImageNet weights of the ResNet (``weights``: a state_dict file, or ``True``
+  for torchvision's hub), loaded into the encoder (:func:`imagenet_encoder`); no training here.
 * **None**: a seeded, untrained network (:func:`build_network`).
+
+**Selection and plateau.** With ``val_images`` > 0 a pre-training is evaluated on held-out images of its own
+task after every epoch (classification: accuracy; depth: AbsRel; inpainting: L1 on the removed pixels), keeps
+its best epoch and stops after ``patience`` epochs without a new best (the engine's early-stopping rule,
+:class:`~densepred.engine.TrainConfig`); :func:`plateau_precondition` reads that rule back from the curves
+with :func:`densepred.plateau.metric_plateau`, so a run that stopped on patience has reached its plateau by
+construction and one that ran to its epoch budget only if its last ``patience`` epochs brought no new best.
 
 Held-out scores stream over a loader: :func:`classification_accuracy`, :func:`depth_scores`.
 """
@@ -32,23 +41,37 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import evidence, plateau
 from ..data import load_split
 from ..engine import RunOutput, TrainConfig, cached_run, fit, make_loader, seed_everything
 from ..models.resnet_unet import ResNetEncoder, ResNetUNet
 from .losses import masked_l1_loss
 
-PRETRAININGS = ("none", "classification", "depth-rand", "depth-cls", "inpainting")
+PRETRAININGS = ("none", "classification", "imagenet", "depth-rand", "depth-cls", "inpainting")
 PROTOCOL = "depth_pretraining.pretrain"
-#: How far a pre-training must clear its trivial baseline on held-out data: classification accuracy above the
-#: majority label's by 0.10, depth AbsRel below the constant (training-median) depth's by 0.05.
-CLS_MARGIN = 0.10
-ABSREL_MARGIN = 0.05
+#: How far a pre-training must clear its trivial baseline on held-out data, stated before any run: classification
+#: accuracy above the majority label's by 0.30 (10 classes: chance 0.10); depth AbsRel below the constant
+#: (training-median) depth's by 0.20, and delta1 above the constant's by 0.15 ("well beyond the floor").
+CLS_MARGIN = 0.30
+ABSREL_MARGIN = 0.20
+DELTA1_MARGIN = 0.15
+#: The validation metric each kind selects its best epoch on, and whether higher is better.
+MONITOR = {"classification": ("val_acc", "max"), "depth-rand": ("val_abs_rel", "min"),
+           "depth-cls": ("val_abs_rel", "min"), "inpainting": ("val_l1", "min")}
 
 
-def pretrain_config(epochs: int, lr: float = 1e-3, device: str = "cpu") -> TrainConfig:
-    """The pre-training schedule: AdamW (weight decay 1e-4), cosine decay over ``epochs``, no clipping."""
-    return TrainConfig(epochs=epochs, optimizer="adamw", lr=lr, weight_decay=1e-4, scheduler="cosine", clip=None,
-                       device=device)
+def pretrain_config(epochs: int, lr: float = 1e-3, device: str = "cpu", patience: int | None = None,
+                    kind: str = "depth-rand") -> TrainConfig:
+    """The pre-training schedule: AdamW (weight decay 1e-4), no clipping. Without ``patience``: cosine decay over
+    ``epochs``. With ``patience``: a constant learning rate, the best epoch on the kind's validation metric
+    (:data:`MONITOR`) is kept and training stops after ``patience`` epochs without a new best (``epochs`` is
+    the most it may run). Constant, because a cosine decay to 0 over the budget keeps yielding tiny new bests
+    in its last epochs, so the patience rule never fires (a cpu run of Depth-Rand ran all 15 epochs, its best in
+    the last; at a constant rate it stopped at epoch 11, best 8)."""
+    monitor, mode = MONITOR.get(kind, (None, "max")) if patience is not None else (None, "max")
+    return TrainConfig(epochs=epochs, optimizer="adamw", lr=lr, weight_decay=1e-4,
+                       scheduler="cosine" if patience is None else None, clip=None, device=device,
+                       monitor=monitor, mode=mode, patience=patience)
 
 
 @dataclass(frozen=True)
@@ -57,8 +80,11 @@ class PretrainSpec:
 
     ``n_images`` training items of the kind's dataset (synth-objects for classification, synth-street
     otherwise) at ``size``, generated with ``data_seed`` (distinct from the fine-tuning images' seed);
-    ``batch_size`` and ``train`` (a :class:`~densepred.engine.TrainConfig`); ``init``: the classification
-    spec whose encoder starts a ``"depth-cls"`` run (same seed).
+    ``batch_size`` and ``train`` (a :class:`~densepred.engine.TrainConfig`); ``init``: the classification (or
+    ImageNet) spec whose encoder starts a ``"depth-cls"`` run (same seed); ``val_images``: held-out images of
+    the same dataset (split "val") for the best epoch and the patience rule (0: none; ``train`` must then have
+    no ``monitor``); ``weights``: ``kind="imagenet"`` only, a torchvision ResNet state_dict file or ``True``
+    (torchvision's hub).
     """
 
     kind: str = "depth-rand"
@@ -69,17 +95,25 @@ class PretrainSpec:
     data_seed: int = 1000
     train: TrainConfig = TrainConfig(epochs=10, lr=1e-3, weight_decay=1e-4, scheduler="cosine", device="cpu")
     init: "PretrainSpec | None" = None
+    val_images: int = 0
+    weights: str | bool | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in PRETRAININGS:
             raise ValueError(f"PretrainSpec(kind={self.kind!r}) is unknown; use one of {', '.join(PRETRAININGS)}.")
-        if self.kind == "depth-cls" and (self.init is None or self.init.kind != "classification"):
-            raise ValueError("PretrainSpec(kind='depth-cls') needs init=<a classification PretrainSpec>.")
+        if self.kind == "depth-cls" and (self.init is None or self.init.kind not in ("classification", "imagenet")):
+            raise ValueError("PretrainSpec(kind='depth-cls') needs init=<a classification or imagenet PretrainSpec>.")
+        if self.kind == "imagenet" and self.weights in (None, False):
+            raise ValueError("PretrainSpec(kind='imagenet') needs weights=<a torchvision ResNet state_dict file> or "
+                             "weights=True (torchvision's hub; needs internet); e.g. -p imagenet_weights PATH.")
+        if self.train.monitor is not None and self.val_images < 1:
+            raise ValueError(f"PretrainSpec: train.monitor={self.train.monitor!r} needs val_images >= 1 held-out "
+                             "images to monitor; set val_images or build train without patience.")
         object.__setattr__(self, "size", tuple(int(s) for s in self.size))
 
     @property
     def dataset(self) -> str:
-        return "synth-objects" if self.kind == "classification" else "synth-street"
+        return "synth-objects" if self.kind in ("classification", "imagenet") else "synth-street"
 
     def replace(self, **changes) -> "PretrainSpec":
         return dataclasses.replace(self, **changes)
@@ -102,6 +136,8 @@ def build_network(spec: PretrainSpec, seed: int = 0) -> nn.Module:
     torch.manual_seed(seed)
     if spec.kind == "classification":
         return ClassificationNet(spec.resnet, 10)
+    if spec.kind == "imagenet":
+        return ClassificationNet(spec.resnet, 1000)
     if spec.kind == "inpainting":
         return ResNetUNet(spec.resnet, task="segmentation", num_classes=3)
     return ResNetUNet(spec.resnet, task="depth")
@@ -170,12 +206,79 @@ class InpaintingStep:
         return {"loss": ((recon - image).abs() * m).sum() / (3 * m.sum()).clamp_min(1)}
 
 
+def imagenet_encoder(net: ClassificationNet, weights: str | bool) -> ClassificationNet:
+    """Load torchvision's ImageNet ResNet weights into ``net`` (in place): ``weights`` a state_dict file (the
+    file torchvision downloads, e.g. ``resnet18-f37072fd.pth``) or ``True`` (torchvision's hub, which needs
+    internet). The encoder's module names are torchvision's (``conv1``, ``bn1``, ``layer1.0.conv1`` ...), so
+    the file's trunk loads by name and its ``fc`` into ``net.fc``; anything missing or extra is an error."""
+    if weights is True:
+        from torchvision.models import ResNet18_Weights, ResNet50_Weights, resnet18, resnet50
+
+        ctor, w = {18: (resnet18, ResNet18_Weights.IMAGENET1K_V1), 50: (resnet50, ResNet50_Weights.IMAGENET1K_V1)}[
+            net.encoder.depth]
+        state = ctor(weights=w).state_dict()
+    else:
+        from ..models.pretrained import read_state_dict
+
+        _, state = read_state_dict(weights, f"resnet{net.encoder.depth}")
+        state = state.get("state_dict", state)
+    enc = {k: v for k, v in state.items() if not k.startswith("fc.")}
+    fix = f"give torchvision's resnet{net.encoder.depth} state_dict"
+    try:
+        missing, unexpected = net.encoder.load_state_dict(enc, strict=False)
+    except RuntimeError as err:  # shape mismatches (e.g. a ResNet-50 file for a ResNet-18)
+        raise ValueError(f"ImageNet weights {weights!r} do not fit the ResNet-{net.encoder.depth} encoder "
+                         f"({str(err).splitlines()[1].strip() if len(str(err).splitlines()) > 1 else err}); "
+                         f"{fix}.") from None
+    if missing or unexpected:
+        raise ValueError(f"ImageNet weights {weights!r} do not fit the ResNet-{net.encoder.depth} encoder: missing "
+                         f"{missing[:3]}, unexpected {unexpected[:3]}; {fix}.")
+    net.fc.load_state_dict({"weight": state["fc.weight"], "bias": state["fc.bias"]})
+    return net
+
+
 # --- one entry point, through the run cache ---------------------------------------------------------------------
+
+def _task(spec: PretrainSpec) -> str | None:
+    return {"classification": "classification", "inpainting": None}.get(spec.kind, "depth")
+
 
 def training_split(spec: PretrainSpec):
     """The pre-training images of ``spec`` (lazy, generated with ``spec.data_seed``)."""
-    task = {"classification": "classification", "inpainting": None}.get(spec.kind, "depth")
-    return load_split(spec.dataset, "train", n=spec.n_images, seed=spec.data_seed, size=spec.size, task=task)
+    return load_split(spec.dataset, "train", n=spec.n_images, seed=spec.data_seed, size=spec.size, task=_task(spec))
+
+
+def validation_split(spec: PretrainSpec):
+    """``spec.val_images`` held-out images (split "val", never the test split the pages score on)."""
+    return load_split(spec.dataset, "val", n=spec.val_images, seed=spec.data_seed, size=spec.size, task=_task(spec))
+
+
+@torch.no_grad()
+def inpainting_error(model: ResNetUNet, loader, seed: int = 0, device: str = "cpu") -> float:
+    """Mean L1 on the removed pixels of ``loader``'s images, the rectangles drawn from ``seed`` (the same
+    rectangles at every call, so that epochs are comparable)."""
+    step, total, n = InpaintingStep(seed), 0.0, 0
+    for batch in loader:
+        total += float(step(model, {"image": batch["image"].to(device)})["loss"]) * batch["image"].shape[0]
+        n += batch["image"].shape[0]
+    return total / max(n, 1)
+
+
+def validator(spec: PretrainSpec, device: str = "cpu"):
+    """``evaluate(model) -> {metric: value}`` on the validation split of ``spec`` (``None`` without one):
+    ``val_acc`` (classification), ``val_abs_rel`` and ``val_delta1`` (depth), ``val_l1`` (inpainting)."""
+    if spec.val_images < 1:
+        return None
+    loader = make_loader(validation_split(spec), spec.batch_size)
+    if spec.kind == "classification":
+        return lambda m: {"val_acc": classification_accuracy(m, loader, device)}
+    if spec.kind == "inpainting":
+        return lambda m: {"val_l1": inpainting_error(m, loader, 0, device)}
+
+    def depth(m):
+        d = depth_scores(m, loader, device)
+        return {"val_abs_rel": d["abs_rel"], "val_delta1": d["delta1"]}
+    return depth
 
 
 def _train(spec: PretrainSpec, seed: int, checkpoint_dir: Path) -> RunOutput:
@@ -183,18 +286,39 @@ def _train(spec: PretrainSpec, seed: int, checkpoint_dir: Path) -> RunOutput:
     model = build_network(spec, seed)
     if spec.kind == "none":
         return RunOutput(model.state_dict())
+    if spec.kind == "imagenet":
+        return RunOutput(imagenet_encoder(model, spec.weights).state_dict())
     if spec.kind == "depth-cls":
         model.encoder.load_state_dict(pretrain(spec.init, seed).encoder.state_dict())
     step = {"classification": classification_step, "inpainting": InpaintingStep(seed)}.get(spec.kind, depth_step)
     loader = make_loader(training_split(spec), spec.batch_size, shuffle=True, seed=seed, drop_last=True)
     result = fit(model, loader, step, spec.train, seed=seed, checkpoint_dir=checkpoint_dir / "fit",
-                 desc=f"{spec.kind} pre-training s{seed}")
-    return RunOutput(model.state_dict(), {"final_loss": result.epochs[-1]["train_loss"]}, result.curves)
+                 evaluate=validator(spec, spec.train.device), desc=f"{spec.kind} pre-training s{seed}")
+    state = result.best.model if result.best is not None else model.state_dict()
+    metrics = {"final_loss": result.epochs[-1]["train_loss"], "epochs": len(result.epochs),
+               "stopped_early": bool(result.stopped_early),
+               "best_epoch": result.best.epoch if result.best is not None else len(result.epochs)}
+    return RunOutput(state, metrics, result.curves)
 
 
 def pretrain_run(spec: PretrainSpec, seed: int = 0):
     """The cached run (:class:`~densepred.engine.RunResult`: ``state``, ``curves``, ``hit``) of ``spec``."""
-    return cached_run(PROTOCOL, spec, seed, [__name__], _train)
+    data = None if spec.kind in ("none", "imagenet") else [training_split(spec)]
+    return cached_run(PROTOCOL, spec, seed, [__name__], _train, data=data)
+
+
+def plateau_precondition(name: str, runs, spec: PretrainSpec) -> evidence.Precondition:
+    """"``name`` trained to a plateau" over ``runs`` (``{seed: pretrain_run(...)}``): the validation curve of
+    every seed meets :func:`densepred.plateau.metric_plateau` with the spec's patience (lower-is-better metrics
+    negated). A spec without patience has no validation curve and never passes."""
+    monitor, mode, patience = spec.train.monitor, spec.train.mode, spec.train.patience
+    if monitor is None or patience is None:
+        return plateau.precondition(name, {s: [] for s in runs}, lambda c: (False, "no validation curve"),
+                                    "no rule")
+    sign = 1.0 if mode == "max" else -1.0
+    curves = {s: [sign * e[monitor] for e in r.curves["epochs"] if monitor in e] for s, r in runs.items()}
+    return plateau.precondition(name, curves, lambda c: plateau.metric_plateau(c, patience),
+                                f"no new best {monitor} in the last {patience} epochs")
 
 
 def pretrain(spec: PretrainSpec, seed: int = 0) -> nn.Module:
