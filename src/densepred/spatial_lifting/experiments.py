@@ -22,6 +22,7 @@ from torch import nn
 from ..data import load_split
 from ..data.loaders import make_loader
 from ..data.splits import eval_split
+from ..data.transforms import RandomCrop
 from ..engine import RunOutput, TrainConfig, cached_run, fit, seed_everything
 from ..metrics import depth_errors, dice_score
 from ..models import build_model
@@ -41,22 +42,55 @@ def table_v_recipe(epochs: int, device: str = "cpu", restart_epochs: int | None 
 @dataclass(frozen=True)
 class Data:
     """A training split: dataset ``name`` (synthetic or real), ``n`` items (``None``: all of a real split),
-    at ``size`` (H, W), subset/generation ``seed``; ``max_depth`` (metres) for depth."""
+    at ``size`` (H, W), subset/generation ``seed``; ``max_depth`` (metres) for depth; ``crop`` (h, w): train on
+    one random window of that size per item and epoch (patch training, as retinal-vessel models usually are:
+    thin structures keep their width at ``size`` while a step costs only a ``crop``-sized image); evaluation
+    always uses whole items at ``size``."""
 
     name: str
     n: int | None
     size: tuple[int, int]
     seed: int = 0
     max_depth: float | None = None
+    crop: tuple[int, int] | None = None
+
+    def __post_init__(self):
+        if self.crop is not None:
+            crop = tuple(int(c) for c in self.crop)
+            if len(crop) != 2 or any(c < 1 or c > s for c, s in zip(crop, self.size)):
+                raise ValueError(f"Data.crop={self.crop!r}: give (h, w) with 1 <= h, w no larger than size="
+                                 f"{tuple(self.size)}, or None for whole images")
+            object.__setattr__(self, "crop", crop)
+
+
+def for_dataset(value, dataset: str, name: str = "value"):
+    """A page parameter that is either one value for every dataset or a ``{dataset: value}`` mapping (e.g. a
+    per-dataset ``image_size``): the value for ``dataset``. A mapping without ``dataset`` is an error naming
+    ``name``."""
+    if isinstance(value, dict):
+        if dataset not in value:
+            raise KeyError(f"{name} has no entry for {dataset!r} (entries: {', '.join(map(str, value))}); add one "
+                           f"or give a single value for every dataset")
+        return value[dataset]
+    return value
+
+
+def seg_data(dataset: str, n_train: int | None, image_size, crop=None) -> Data:
+    """The training :class:`Data` of ``dataset`` for a page whose ``image_size`` and ``crop`` are one value or a
+    ``{dataset: value}`` mapping (:func:`for_dataset`); ``crop`` ``None``: whole images."""
+    size = for_dataset(image_size, dataset, "image_size")
+    c = for_dataset(crop, dataset, "crop") if crop is not None else None
+    return Data(dataset, n_train, tuple(size), crop=None if c is None else tuple(c))
 
 
 def split(data: Data, which: str = "train", n: int | None = None, data_root=None, task: str = "binary"):
     """The ``which`` split of ``data`` as a lazy ``SplitDataset`` (``which="eval"``: the dataset's labelled
-    held-out split; ``n`` overrides ``data.n``)."""
+    held-out split; ``n`` overrides ``data.n``; the training split of a ``data.crop`` yields random windows)."""
     name = data.name
     part = eval_split(name) if which == "eval" else which
+    crop = RandomCrop(data.crop) if data.crop is not None and which == "train" else None
     return load_split(name, split=part, n=data.n if n is None else n, seed=data.seed, data_root=data_root,
-                      size=tuple(data.size), task=task, max_depth=data.max_depth)
+                      size=tuple(data.size), task=task, max_depth=data.max_depth, transform=crop)
 
 
 @dataclass
@@ -265,6 +299,18 @@ def depth_recipe(epochs: int, device: str = "cpu") -> TrainConfig:
                        step_epochs=max(1, (2 * epochs) // 3), step_gamma=0.1, clip=0.5, device=device)
 
 
+def depth_run(decoder: str, dataset: str, n_train: int | None, size, epochs: int, device: str = "cpu",
+              batch_size: int = 8, encoder: str = "small", encoder_weights: str | None = None,
+              output_bias: float = 0.0, midas_features: int | None = None,
+              max_depth: float | None = None) -> DepthRun:
+    """The :class:`DepthRun` of one decoder on one dataset with the Table V depth recipe (:func:`depth_recipe`):
+    ``size`` (H, W); ``midas_features`` widens the 2D MiDaS decoder only (the lifted one keeps its own widths)."""
+    data = Data(dataset, n_train, tuple(size), max_depth=max_depth)
+    return DepthRun(decoder, data, depth_recipe(epochs, device), encoder=encoder, encoder_weights=encoder_weights,
+                    output_bias=output_bias, features=midas_features if decoder == "midas" else None,
+                    batch_size=batch_size)
+
+
 def _depth_target(batch: dict) -> torch.Tensor:
     """(B, H, W) metres -> (B, 1, H, W) ``log1p(depth)``, 0 where invalid (log1p > 0 for any valid depth).
 
@@ -334,23 +380,3 @@ def evaluate_depth(trained: Trained, loader) -> dict[str, float]:
     if n == 0:
         raise ValueError("evaluate_depth: no valid depth (> 0) in the evaluated split.")
     return {"abs_rel": sums["abs_rel"] / n, "rmse": math.sqrt(sums["sq"] / n), "delta1": sums["delta1"] / n}
-
-
-# --- preconditions ------------------------------------------------------------------------------------------
-
-#: The plateau rule of the chapter: the mean training loss of the last quarter of the epochs (at least one) fell
-#: by less than this share of the quarter before it.
-PLATEAU_TOL = 0.05
-
-
-def plateau(losses: list[float], tol: float = PLATEAU_TOL) -> tuple[bool, str]:
-    """Whether a per-epoch training-loss curve reached a plateau (the rule of :data:`PLATEAU_TOL`), and what was
-    measured. Fewer than 2 epochs never count as a plateau."""
-    n = len(losses)
-    if n < 2:
-        return False, f"{n} epoch(s): too few to see a plateau"
-    w = max(1, n // 4)
-    last, before = sum(losses[-w:]) / w, sum(losses[-2 * w:-w]) / w
-    drop = (before - last) / abs(before) if before else 0.0
-    return drop < tol, (f"loss fell {100 * drop:.1f}% from epochs {n - 2 * w + 1}-{n - w} to {n - w + 1}-{n} "
-                        f"(plateau: < {100 * tol:g}%)")
