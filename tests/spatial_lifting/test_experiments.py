@@ -133,3 +133,13 @@ def test_crop_trains_on_windows_and_evaluates_whole_items():
     train = ex.split(data, "train")
     assert train[0]["image"].shape == (3, 32, 32) and train[0]["mask"].shape == (32, 32)
     assert ex.split(data, "eval", n=2)[0]["image"].shape == (3, 64, 64)
+
+
+def test_val_dice_recorded_every_epoch_and_keyed(cache):
+    data = ex.Data("synth-glands", 4, (32, 32))
+    run = ex.SegRun("sl-unet-5L-1Res", data, ex.table_v_recipe(2), batch_size=2, val_n=2)
+    t = ex.train_binary(run, 0)
+    vd = t.series("val_dice")
+    assert len(vd) == 2 and all(0 <= v <= 100 for v in vd)
+    plain = ex.train_binary(ex.SegRun("sl-unet-5L-1Res", data, ex.table_v_recipe(2), batch_size=2), 0)
+    assert not plain.hit and plain.series("val_dice") == []

@@ -53,3 +53,15 @@ def test_depth_floor_baselines():
     f = su.depth_floor_baselines({"rmse": 10.0, "delta1": 0.4, "abs_rel": 0.5}, 0.05, 0.02)
     assert (f["rmse"].value, f["rmse"].margin) == (10.0, 0.5)
     assert (f["delta1"].value, f["delta1"].margin) == (0.4, 0.02)
+
+
+def test_val_dice_rule_reads_the_validation_curve():
+    rule = su.val_dice_rule(patience=3, min_delta=1.0)
+    assert rule.curve == "val_dice" and "metric_plateau" in rule.stated
+    flat = [10.0, 50.0, 70.0, 70.5, 70.2, 70.9]   # last 3 raise the best by 0.9 <= 1
+    rising = [10.0, 50.0, 60.0, 62.0, 65.0, 70.0]
+    assert su.trained_to_plateau("SL-UNet", {0: flat}, rule).passed
+    p = su.trained_to_plateau("SL-UNet", {0: flat, 1: rising}, rule)
+    assert not p.passed and "seed 1" in p.detail
+    b = su.dice_baselines({"all_foreground": 0.2, "best_threshold": 0.3}, 5.0)
+    assert su.passed(su.model_ok("SL-UNet", {0: 60.0}, b, {0: flat}, rule=rule))

@@ -140,7 +140,9 @@ def _trained(name: str, model: nn.Module, cached) -> Trained:
 class SegRun:
     """Everything that decides a binary-segmentation model: registry ``network`` (``unet-5L-1Res``,
     ``sl-unet-5L-1Res``, ...), ``act`` (MONAI activation; ``None``: its default PReLU), the training ``data``,
-    ``train`` config, ``batch_size`` and the number ``s`` of selected slices (lifted networks)."""
+    ``train`` config, ``batch_size``, the number ``s`` of selected slices (lifted networks) and ``val_n``: when
+    set, the mean Dice (%) on that many items of the dataset's ``val`` split (whole images, never the test split)
+    is recorded after every epoch as ``val_dice``, to judge the plateau; it selects nothing and stops nothing."""
 
     network: str
     data: Data
@@ -148,6 +150,7 @@ class SegRun:
     batch_size: int = 8
     s: int = 5
     act: str | None = None
+    val_n: int | None = None
 
     @property
     def lifted(self) -> bool:
@@ -180,17 +183,37 @@ def _train_binary(run: SegRun, seed: int, checkpoint_dir: Path, data_root=None, 
     seed_everything(seed)
     model = run.build()
     loader = make_loader(split(run.data, "train", data_root=data_root), run.batch_size, shuffle=True, seed=seed)
-    result = fit(model, loader, sl_step if run.lifted else unet_step, run.train, seed=seed,
+    evaluate = None
+    if run.val_n is not None:
+        val = make_loader(split(run.data, "val", n=run.val_n, data_root=data_root), run.batch_size)
+        evaluate = partial(_val_dice, val=val, lifted=run.lifted)
+    result = fit(model, loader, sl_step if run.lifted else unet_step, run.train, seed=seed, evaluate=evaluate,
                  checkpoint_dir=checkpoint_dir / "fit", progress=progress, desc=f"{run.network} s{seed}")
     return _output(model, result, run.s)
+
+
+def _val_dice(model: nn.Module, val, lifted: bool) -> dict[str, float]:
+    """Mean per-image Dice (%) on ``val`` during training. A lifted network's prediction here sums *all* slices
+    (the selected ones are chosen only after the last epoch), so the curve tracks what the network has learned,
+    not one selection."""
+    device = next(model.parameters()).device
+    dice = []
+    for batch in val:
+        y = model(batch["image"].to(device))
+        if lifted:
+            y = y.sum(2)
+        dice.append(dice_score(y[:, 0].cpu() > 0, batch["mask"] > 0))
+    return {"val_dice": 100 * float(torch.cat(dice).mean())}
 
 
 def train_binary(run: SegRun, seed: int, data_root=None, progress: bool = False) -> Trained:
     """The model of ``run`` trained with ``seed``: from the run cache, or trained now (Table V recipe as
     ``run.train``; SL-UNets with dense slice supervision and the ``s`` lowest-loss slices selected)."""
+    data = [split(run.data, "train", data_root=data_root)]
+    if run.val_n is not None:
+        data.append(split(run.data, "val", n=run.val_n, data_root=data_root))
     cached = cached_run("spatial_lifting.binary", run, seed, [__name__],
-                        partial(_train_binary, data_root=data_root, progress=progress),
-                        data=[split(run.data, "train", data_root=data_root)])
+                        partial(_train_binary, data_root=data_root, progress=progress), data=data)
     return _trained(run.network, run.build(), cached)
 
 

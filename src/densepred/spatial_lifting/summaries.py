@@ -4,13 +4,18 @@ The pages collect one row per trained model and seed in a ``pandas.DataFrame``; 
 values of one model back out (:func:`per_seed`), turn the trivial baselines of a test split into
 :class:`densepred.evidence.Baseline` objects (:func:`dice_baselines`, :func:`depth_floor_baselines`), and state
 the preconditions a model must pass before any claim about it is judged (:func:`model_ok`): it clears every
-baseline by the stated margin on every seed, and every seed's training reached a plateau under the shared rule
-:func:`densepred.plateau.loss_plateau` (:data:`PLATEAU_RULE`).
+baseline by the stated margin on every seed, and every seed's training reached a plateau under one of the shared
+rules: :func:`densepred.plateau.loss_plateau` on the training loss (:data:`LOSS_RULE`), or
+:func:`densepred.plateau.metric_plateau` on a validation Dice recorded during training (:func:`val_dice_rule`).
+On a small synthetic training set the training loss keeps falling as the network memorises it, so the cpu
+pages judge the plateau on validation Dice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from .. import evidence, plateau
@@ -22,10 +27,39 @@ PLATEAU_RULE = (f"the mean training loss of the last quarter of the epochs fell 
                 f"{100 * plateau.LOSS_TOL:g}% from the quarter before (densepred.plateau.loss_plateau)")
 
 
-def trained_to_plateau(name: str, curves: Mapping[Any, Sequence[float]]) -> evidence.Precondition:
-    """``"{name} trained to a plateau"`` over ``curves`` (``{seed: per-epoch mean training loss}``), by
-    :func:`densepred.plateau.loss_plateau`."""
-    return plateau.precondition(name, curves, plateau.loss_plateau, PLATEAU_RULE)
+#: Validation rule's least improvement that counts (Dice points), see :func:`val_dice_rule`.
+VAL_MIN_DELTA = 1.0
+
+
+@dataclass(frozen=True)
+class PlateauRule:
+    """A plateau rule for :func:`densepred.plateau.precondition`: ``curve`` names the per-epoch series it reads
+    (``"train_loss"`` or ``"val_dice"``), ``check(values) -> (reached, detail)``, ``stated`` in words."""
+
+    curve: str
+    check: Callable[[Sequence[float]], tuple[bool, str]]
+    stated: str
+
+
+#: The default rule: the training loss (:data:`PLATEAU_RULE`).
+LOSS_RULE = PlateauRule("train_loss", plateau.loss_plateau, PLATEAU_RULE)
+
+
+def val_dice_rule(patience: int, min_delta: float = VAL_MIN_DELTA) -> PlateauRule:
+    """The validation rule (:func:`densepred.plateau.metric_plateau` on the per-epoch validation Dice, %): the
+    last ``patience`` epochs (one warm-restart cycle when ``patience = restart_epochs``) raised the best Dice by
+    no more than ``min_delta`` points."""
+    return PlateauRule(
+        "val_dice", partial(plateau.metric_plateau, patience=patience, min_delta=min_delta),
+        f"the validation Dice of the last {patience} epochs beat the best before them by at most {min_delta:g} "
+        f"point(s) (densepred.plateau.metric_plateau)")
+
+
+def trained_to_plateau(name: str, curves: Mapping[Any, Sequence[float]],
+                       rule: PlateauRule = LOSS_RULE) -> evidence.Precondition:
+    """``"{name} trained to a plateau"`` over ``curves`` (``{seed: per-epoch values of rule.curve}``) by
+    ``rule`` (default: :func:`densepred.plateau.loss_plateau` on the training loss)."""
+    return plateau.precondition(name, curves, rule.check, rule.stated)
 
 
 def per_seed(results, value: str, **where) -> dict:
@@ -51,11 +85,13 @@ def dice_baselines(baselines: Mapping[str, float], margin: float) -> list[eviden
 
 
 def model_ok(name: str, scores: Mapping[Any, float], baselines: Sequence[evidence.Baseline],
-             curves: Mapping[Any, Sequence[float]], higher_is_better: bool = True) -> list[evidence.Precondition]:
+             curves: Mapping[Any, Sequence[float]], higher_is_better: bool = True,
+             rule: PlateauRule = LOSS_RULE) -> list[evidence.Precondition]:
     """The preconditions of one model on one dataset: its per-seed ``scores`` clear every baseline by its margin
-    with no collapsed seed, and every seed's training-loss curve (``curves``) reached a plateau."""
+    with no collapsed seed, and every seed's curve (``curves``: ``{seed: values of rule.curve}``) reached a
+    plateau under ``rule``."""
     pre = [p for b in baselines for p in evidence.beats_baseline(name, scores, b, higher_is_better)]
-    pre.append(trained_to_plateau(name, curves))
+    pre.append(trained_to_plateau(name, curves, rule))
     return pre
 
 
@@ -72,5 +108,5 @@ def depth_floor_baselines(floor: Mapping[str, float], rmse_share: float, delta_m
             "delta1": evidence.Baseline("constant-depth delta1", float(floor["delta1"]), delta_margin)}
 
 
-__all__ = ["PLATEAU_RULE", "trained_to_plateau", "per_seed", "dice_baselines", "model_ok", "passed",
+__all__ = ["PLATEAU_RULE", "VAL_MIN_DELTA", "PlateauRule", "LOSS_RULE", "val_dice_rule", "trained_to_plateau", "per_seed", "dice_baselines", "model_ok", "passed",
            "depth_floor_baselines"]
