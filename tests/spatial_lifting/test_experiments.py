@@ -1,5 +1,5 @@
 """Spatial-lifting protocols: data through load_split, training through the engine and the run cache, streamed
-evaluation, the plateau rule and the slice-dissimilarity measure."""
+evaluation and the slice-dissimilarity measure."""
 
 import math
 from pathlib import Path
@@ -91,11 +91,16 @@ def test_split_rejects_datasets_without_depth():
         ex.split(ex.Data("synth-glands", 2, (32, 32)), task="depth")
 
 
-def test_plateau_rule():
-    assert ex.plateau([1.0])[0] is False
-    assert ex.plateau([2.0, 1.0])[0] is False
-    ok, detail = ex.plateau([3.0, 2.0, 1.0, 1.0, 0.99, 0.99, 0.98, 0.98])
-    assert ok and "plateau" in detail
+def test_no_chapter_local_plateau_rule():
+    """The plateau rule is the shared one (densepred.plateau), not a copy in the chapter."""
+    assert not hasattr(ex, "plateau") and not hasattr(ex, "PLATEAU_TOL")
+
+
+def test_depth_run_widens_only_the_2d_midas():
+    r = ex.depth_run("midas", "synth-street", 4, [32, 64], 3, midas_features=48, max_depth=80.0)
+    assert r.features == 48 and r.data == ex.Data("synth-street", 4, (32, 64), max_depth=80.0)
+    assert r.train == ex.depth_recipe(3)
+    assert ex.depth_run("sl-midas", "synth-street", 4, (32, 64), 3, midas_features=48).features is None
 
 
 def test_slice_dissimilarity():
@@ -110,3 +115,31 @@ def test_package_has_no_hand_written_training_loop():
     for f in pkg.glob("*.py"):
         text = f.read_text()
         assert ".backward(" not in text and "optimizer.step(" not in text and "densepred.train" not in text, f
+
+
+def test_seg_data_per_dataset_sizes_and_crop():
+    d = ex.seg_data("synth-vessels", 4, {"synth-vessels": [64, 64], "synth-glands": [32, 32]},
+                    {"synth-vessels": [32, 32]})
+    assert d == ex.Data("synth-vessels", 4, (64, 64), crop=(32, 32))
+    assert ex.seg_data("synth-glands", 4, [32, 32]).crop is None
+    with pytest.raises(KeyError, match="image_size has no entry for 'synth-polyps'"):
+        ex.seg_data("synth-polyps", 4, {"synth-vessels": [64, 64]})
+    with pytest.raises(ValueError, match="Data.crop"):
+        ex.Data("synth-glands", 4, (32, 32), crop=(48, 48))
+
+
+def test_crop_trains_on_windows_and_evaluates_whole_items():
+    data = ex.Data("synth-vessels", 2, (64, 64), crop=(32, 32))
+    train = ex.split(data, "train")
+    assert train[0]["image"].shape == (3, 32, 32) and train[0]["mask"].shape == (32, 32)
+    assert ex.split(data, "eval", n=2)[0]["image"].shape == (3, 64, 64)
+
+
+def test_val_dice_recorded_every_epoch_and_keyed(cache):
+    data = ex.Data("synth-glands", 4, (32, 32))
+    run = ex.SegRun("sl-unet-5L-1Res", data, ex.table_v_recipe(2), batch_size=2, val_n=2)
+    t = ex.train_binary(run, 0)
+    vd = t.series("val_dice")
+    assert len(vd) == 2 and all(0 <= v <= 100 for v in vd)
+    plain = ex.train_binary(ex.SegRun("sl-unet-5L-1Res", data, ex.table_v_recipe(2), batch_size=2), 0)
+    assert not plain.hit and plain.series("val_dice") == []

@@ -22,6 +22,7 @@ from torch import nn
 from ..data import load_split
 from ..data.loaders import make_loader
 from ..data.splits import eval_split
+from ..data.transforms import RandomCrop
 from ..engine import RunOutput, TrainConfig, cached_run, fit, seed_everything
 from ..metrics import depth_errors, dice_score
 from ..models import build_model
@@ -41,22 +42,55 @@ def table_v_recipe(epochs: int, device: str = "cpu", restart_epochs: int | None 
 @dataclass(frozen=True)
 class Data:
     """A training split: dataset ``name`` (synthetic or real), ``n`` items (``None``: all of a real split),
-    at ``size`` (H, W), subset/generation ``seed``; ``max_depth`` (metres) for depth."""
+    at ``size`` (H, W), subset/generation ``seed``; ``max_depth`` (metres) for depth; ``crop`` (h, w): train on
+    one random window of that size per item and epoch (patch training, as retinal-vessel models usually are:
+    thin structures keep their width at ``size`` while a step costs only a ``crop``-sized image); evaluation
+    always uses whole items at ``size``."""
 
     name: str
     n: int | None
     size: tuple[int, int]
     seed: int = 0
     max_depth: float | None = None
+    crop: tuple[int, int] | None = None
+
+    def __post_init__(self):
+        if self.crop is not None:
+            crop = tuple(int(c) for c in self.crop)
+            if len(crop) != 2 or any(c < 1 or c > s for c, s in zip(crop, self.size)):
+                raise ValueError(f"Data.crop={self.crop!r}: give (h, w) with 1 <= h, w no larger than size="
+                                 f"{tuple(self.size)}, or None for whole images")
+            object.__setattr__(self, "crop", crop)
+
+
+def for_dataset(value, dataset: str, name: str = "value"):
+    """A page parameter that is either one value for every dataset or a ``{dataset: value}`` mapping (e.g. a
+    per-dataset ``image_size``): the value for ``dataset``. A mapping without ``dataset`` is an error naming
+    ``name``."""
+    if isinstance(value, dict):
+        if dataset not in value:
+            raise KeyError(f"{name} has no entry for {dataset!r} (entries: {', '.join(map(str, value))}); add one "
+                           f"or give a single value for every dataset")
+        return value[dataset]
+    return value
+
+
+def seg_data(dataset: str, n_train: int | None, image_size, crop=None) -> Data:
+    """The training :class:`Data` of ``dataset`` for a page whose ``image_size`` and ``crop`` are one value or a
+    ``{dataset: value}`` mapping (:func:`for_dataset`); ``crop`` ``None``: whole images."""
+    size = for_dataset(image_size, dataset, "image_size")
+    c = for_dataset(crop, dataset, "crop") if crop is not None else None
+    return Data(dataset, n_train, tuple(size), crop=None if c is None else tuple(c))
 
 
 def split(data: Data, which: str = "train", n: int | None = None, data_root=None, task: str = "binary"):
     """The ``which`` split of ``data`` as a lazy ``SplitDataset`` (``which="eval"``: the dataset's labelled
-    held-out split; ``n`` overrides ``data.n``)."""
+    held-out split; ``n`` overrides ``data.n``; the training split of a ``data.crop`` yields random windows)."""
     name = data.name
     part = eval_split(name) if which == "eval" else which
+    crop = RandomCrop(data.crop) if data.crop is not None and which == "train" else None
     return load_split(name, split=part, n=data.n if n is None else n, seed=data.seed, data_root=data_root,
-                      size=tuple(data.size), task=task, max_depth=data.max_depth)
+                      size=tuple(data.size), task=task, max_depth=data.max_depth, transform=crop)
 
 
 @dataclass
@@ -106,7 +140,9 @@ def _trained(name: str, model: nn.Module, cached) -> Trained:
 class SegRun:
     """Everything that decides a binary-segmentation model: registry ``network`` (``unet-5L-1Res``,
     ``sl-unet-5L-1Res``, ...), ``act`` (MONAI activation; ``None``: its default PReLU), the training ``data``,
-    ``train`` config, ``batch_size`` and the number ``s`` of selected slices (lifted networks)."""
+    ``train`` config, ``batch_size``, the number ``s`` of selected slices (lifted networks) and ``val_n``: when
+    set, the mean Dice (%) on that many items of the dataset's ``val`` split (whole images, never the test split)
+    is recorded after every epoch as ``val_dice``, to judge the plateau; it selects nothing and stops nothing."""
 
     network: str
     data: Data
@@ -114,6 +150,7 @@ class SegRun:
     batch_size: int = 8
     s: int = 5
     act: str | None = None
+    val_n: int | None = None
 
     @property
     def lifted(self) -> bool:
@@ -146,17 +183,37 @@ def _train_binary(run: SegRun, seed: int, checkpoint_dir: Path, data_root=None, 
     seed_everything(seed)
     model = run.build()
     loader = make_loader(split(run.data, "train", data_root=data_root), run.batch_size, shuffle=True, seed=seed)
-    result = fit(model, loader, sl_step if run.lifted else unet_step, run.train, seed=seed,
+    evaluate = None
+    if run.val_n is not None:
+        val = make_loader(split(run.data, "val", n=run.val_n, data_root=data_root), run.batch_size)
+        evaluate = partial(_val_dice, val=val, lifted=run.lifted)
+    result = fit(model, loader, sl_step if run.lifted else unet_step, run.train, seed=seed, evaluate=evaluate,
                  checkpoint_dir=checkpoint_dir / "fit", progress=progress, desc=f"{run.network} s{seed}")
     return _output(model, result, run.s)
+
+
+def _val_dice(model: nn.Module, val, lifted: bool) -> dict[str, float]:
+    """Mean per-image Dice (%) on ``val`` during training. A lifted network's prediction here sums *all* slices
+    (the selected ones are chosen only after the last epoch), so the curve tracks what the network has learned,
+    not one selection."""
+    device = next(model.parameters()).device
+    dice = []
+    for batch in val:
+        y = model(batch["image"].to(device))
+        if lifted:
+            y = y.sum(2)
+        dice.append(dice_score(y[:, 0].cpu() > 0, batch["mask"] > 0))
+    return {"val_dice": 100 * float(torch.cat(dice).mean())}
 
 
 def train_binary(run: SegRun, seed: int, data_root=None, progress: bool = False) -> Trained:
     """The model of ``run`` trained with ``seed``: from the run cache, or trained now (Table V recipe as
     ``run.train``; SL-UNets with dense slice supervision and the ``s`` lowest-loss slices selected)."""
+    data = [split(run.data, "train", data_root=data_root)]
+    if run.val_n is not None:
+        data.append(split(run.data, "val", n=run.val_n, data_root=data_root))
     cached = cached_run("spatial_lifting.binary", run, seed, [__name__],
-                        partial(_train_binary, data_root=data_root, progress=progress),
-                        data=[split(run.data, "train", data_root=data_root)])
+                        partial(_train_binary, data_root=data_root, progress=progress), data=data)
     return _trained(run.network, run.build(), cached)
 
 
@@ -265,6 +322,18 @@ def depth_recipe(epochs: int, device: str = "cpu") -> TrainConfig:
                        step_epochs=max(1, (2 * epochs) // 3), step_gamma=0.1, clip=0.5, device=device)
 
 
+def depth_run(decoder: str, dataset: str, n_train: int | None, size, epochs: int, device: str = "cpu",
+              batch_size: int = 8, encoder: str = "small", encoder_weights: str | None = None,
+              output_bias: float = 0.0, midas_features: int | None = None,
+              max_depth: float | None = None) -> DepthRun:
+    """The :class:`DepthRun` of one decoder on one dataset with the Table V depth recipe (:func:`depth_recipe`):
+    ``size`` (H, W); ``midas_features`` widens the 2D MiDaS decoder only (the lifted one keeps its own widths)."""
+    data = Data(dataset, n_train, tuple(size), max_depth=max_depth)
+    return DepthRun(decoder, data, depth_recipe(epochs, device), encoder=encoder, encoder_weights=encoder_weights,
+                    output_bias=output_bias, features=midas_features if decoder == "midas" else None,
+                    batch_size=batch_size)
+
+
 def _depth_target(batch: dict) -> torch.Tensor:
     """(B, H, W) metres -> (B, 1, H, W) ``log1p(depth)``, 0 where invalid (log1p > 0 for any valid depth).
 
@@ -334,23 +403,3 @@ def evaluate_depth(trained: Trained, loader) -> dict[str, float]:
     if n == 0:
         raise ValueError("evaluate_depth: no valid depth (> 0) in the evaluated split.")
     return {"abs_rel": sums["abs_rel"] / n, "rmse": math.sqrt(sums["sq"] / n), "delta1": sums["delta1"] / n}
-
-
-# --- preconditions ------------------------------------------------------------------------------------------
-
-#: The plateau rule of the chapter: the mean training loss of the last quarter of the epochs (at least one) fell
-#: by less than this share of the quarter before it.
-PLATEAU_TOL = 0.05
-
-
-def plateau(losses: list[float], tol: float = PLATEAU_TOL) -> tuple[bool, str]:
-    """Whether a per-epoch training-loss curve reached a plateau (the rule of :data:`PLATEAU_TOL`), and what was
-    measured. Fewer than 2 epochs never count as a plateau."""
-    n = len(losses)
-    if n < 2:
-        return False, f"{n} epoch(s): too few to see a plateau"
-    w = max(1, n // 4)
-    last, before = sum(losses[-w:]) / w, sum(losses[-2 * w:-w]) / w
-    drop = (before - last) / abs(before) if before else 0.0
-    return drop < tol, (f"loss fell {100 * drop:.1f}% from epochs {n - 2 * w + 1}-{n - w} to {n - w + 1}-{n} "
-                        f"(plateau: < {100 * tol:g}%)")
