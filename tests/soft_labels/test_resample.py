@@ -277,3 +277,17 @@ def test_soft_to_rgb_mixes_palette_colours():
     assert (soft_to_rgb(soft, palette) == rgb_hard).all()
     mixed = torch.tensor([0.5, 0.25, 0.0]).view(3, 1, 1)  # a quarter void (black)
     assert soft_to_rgb(mixed, palette)[0, 0].tolist() == [128, 0, 64]
+
+
+def test_soft_labels_are_nchw_class_planes():
+    """The soft labels are written straight into NCHW class planes (no channels-last accumulator to copy in the
+    crop pipeline): contiguous for one map, equal to the reference for several, void pixels all-zero."""
+    g = torch.Generator().manual_seed(3)
+    labels = torch.randint(0, 5, (2, 24, 40), generator=g)
+    labels[:, :4] = 255
+    one = downsample_labels(labels[:1], size=(6, 10), method="soft-bilinear", num_classes=5)
+    assert one.shape == (1, 5, 6, 10) and one.is_contiguous()
+    both = downsample_labels(labels, size=(6, 10), method="soft-bilinear", num_classes=5)
+    ref = onehot_reference(labels, size=(6, 10), method="soft-bilinear", num_classes=5)
+    assert torch.allclose(both, ref, atol=1e-6) and torch.equal(both[:1], one)
+    assert float(both[:, :, 0].abs().sum()) == 0.0  # rows reading only void pixels

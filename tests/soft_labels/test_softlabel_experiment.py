@@ -139,3 +139,39 @@ def test_published_tables():
     # Table III's MC rows of HRNetV2 equal Table I's soft rows
     mc = t3[(t3.architecture == "HRNetV2") & t3.mc].mIoU.tolist()
     assert mc == t1[(t1.architecture == "HRNetV2") & (t1.strategy == "Ours")].mIoU.tolist()
+
+
+def test_model_key_names_the_architecture_only_when_several():
+    assert ex.model_key("NN", 8, "small-unet", ["small-unet"]) == "NN 1/8"
+    assert ex.model_key("NN", 8, "hrnetv2-w48", ["hrnetv2-w48", "x"]) == "hrnetv2-w48 NN 1/8"
+
+
+def test_mc_gains_per_seed():
+    recs = [{"factor": 4, "seed": s, "name": n, "miou": v} for s, off in ((0, 0.0), (1, 1.0))
+            for n, v in (("NN", 10.0 + off), ("soft-bilinear (no MC)", 15.0 + off), ("soft-bilinear", 16.0))]
+    sampler, mc = ex.mc_gains(recs, 4)
+    assert sampler == {0: 5.0, 1: 5.0} and mc == {0: 1.0, 1: 0.0}
+    with pytest.raises(ValueError, match="mc_off=True"):
+        ex.mc_gains([r for r in recs if not (r["seed"] == 1 and r["name"] == "soft-bilinear")], 4)
+
+
+def test_plateau_precondition_uses_the_shared_loss_rule():
+    flat = {"seed": 0, "curves": {"epochs": [{"epoch": i, "train_loss": v} for i, v in enumerate([3, 2, 1.5, 1.2,
+                                                                                               1.0, 1.0, 1.0, 1.0])]}}
+    falling = {"seed": 1, "curves": {"epochs": [{"epoch": i, "train_loss": 8.0 / (i + 1)} for i in range(8)]}}
+    assert ex.loss_curve(flat)[:2] == [3.0, 2.0]
+    ok = ex.plateau_precondition("NN 1/8", [flat])
+    assert ok.passed and ok.name == "NN 1/8 trained to a plateau" and "loss_plateau" in ok.detail
+    bad = ex.plateau_precondition("NN 1/8", [flat, falling])
+    assert not bad.passed and "seed 1" in bad.detail and "seed 0" not in bad.detail
+
+
+def test_cached_network_assigns_the_state_without_initialising():
+    spec = _spec()
+    net = ex.spec_network(spec, 19)
+    state = {k: v.clone() for k, v in net.state_dict().items()}
+    got = ex.cached_network(spec, 19, state)
+    assert not any(t.is_meta for t in got.state_dict().values())
+    assert all(torch.equal(got.state_dict()[k], v) for k, v in state.items())
+    x = torch.rand(1, 3, *spec.low_size)
+    assert torch.allclose(got.eval()(x), net.eval()(x))

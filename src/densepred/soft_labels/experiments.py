@@ -35,6 +35,7 @@ from typing import Iterable, Sequence
 import torch
 import torch.nn.functional as F
 
+from .. import evidence, plateau
 from ..data import load_split
 from ..data.transforms import JointTransform, RandomHorizontalFlip, Resize, resize_sample
 from ..engine import RunOutput, TrainConfig, cached_run, fit, make_loader, seed_everything
@@ -251,6 +252,21 @@ def spec_network(spec: RunSpec, num_classes: int, pretrained: bool = True) -> to
                          spec.pretrained if pretrained else None)
 
 
+def cached_network(spec: RunSpec, num_classes: int, state: dict) -> torch.nn.Module:
+    """The network of ``spec`` holding ``state`` (a cached state_dict), built on the meta device and the state
+    assigned: the random initialisation it would otherwise run is overwritten anyway, and for the paper's networks
+    it is most of the cost of a cache hit on a CPU (HRNetV2-W48's 66M and WRN-101's 128M parameters take seconds
+    each to initialise). Falls back to an ordinary build when some tensor is not in the state (a non-persistent
+    buffer would stay on the meta device)."""
+    with torch.device("meta"):
+        model = spec_network(spec, num_classes, pretrained=False)
+    model.load_state_dict(state, assign=True)
+    if any(t.is_meta for t in (*model.parameters(), *model.buffers())):
+        model = spec_network(spec, num_classes, pretrained=False)
+        model.load_state_dict(state)
+    return model
+
+
 class SoftCEStep:
     """The engine's step: soft cross-entropy (Eq. of the authors' code) with the MC switch, on ``batch["mask"]``
     (soft (N, C, h, w) or hard (N, h, w) targets)."""
@@ -288,8 +304,7 @@ def train_run(spec: RunSpec, num_classes: int = 19, data_root=None) -> tuple[tor
     cached = cached_run(PROTOCOL, {"spec": spec, "num_classes": int(num_classes)}, spec.seed, [__name__],
                         lambda cfg, seed, ckpt: _train(spec, seed, ckpt, num_classes, data_root),
                         data=[train_split(spec, num_classes, data_root)])
-    model = spec_network(spec, num_classes, pretrained=False)
-    model.load_state_dict(cached.state)
+    model = cached_network(spec, num_classes, cached.state)
     return model.eval(), {"train_s": cached.metrics.get("fit_seconds", cached.train_seconds),
                           "final_loss": cached.metrics["final_loss"], "steps": cached.metrics["steps"],
                           "cache_hit": cached.hit, "curves": cached.curves}
@@ -504,6 +519,43 @@ def budget_batch_sizes(image_size: Sequence[int], factors: Sequence[int], budget
 def per_seed(records: Sequence[dict], key: str = "miou", **match) -> dict[int, float]:
     """``{seed: record[key]}`` of the records whose fields equal ``match`` (e.g. ``factor=8, name="NN"``)."""
     return {r["seed"]: float(r[key]) for r in records if all(r[k] == v for k, v in match.items())}
+
+
+#: The plateau rule of every training run of the chapter, as stated on the pages (:func:`densepred.plateau.loss_plateau`).
+PLATEAU_RULE = (f"the epoch-mean training loss of the last quarter of the epochs fell by less than "
+                f"{100 * plateau.LOSS_TOL:g}% from the quarter before (densepred.plateau.loss_plateau)")
+
+
+def loss_curve(record: dict) -> list[float]:
+    """The per-epoch mean training loss of a :func:`run` record (its engine curves)."""
+    return [float(e["train_loss"]) for e in record["curves"]["epochs"]]
+
+
+def plateau_precondition(name: str, records: Sequence[dict]) -> evidence.Precondition:
+    """``"{name} trained to a plateau"`` over the seeds of one model's ``records`` (:data:`PLATEAU_RULE` for
+    every seed; a record without curves counts as not trained to a plateau)."""
+    curves = {r["seed"]: loss_curve(r) for r in records}
+    return plateau.precondition(name, curves, plateau.loss_plateau, PLATEAU_RULE)
+
+
+def model_key(name: str, factor: int, architecture: str, architectures: Sequence[str]) -> str:
+    """A model's name on a page: ``"NN 1/8"``, or ``"hrnetv2-w48 NN 1/8"`` when ``architectures`` holds several
+    (the architecture is named only when there is more than one)."""
+    return f"{name} 1/{factor}" if len(architectures) <= 1 else f"{architecture} {name} 1/{factor}"
+
+
+def mc_gains(records: Sequence[dict], factor: int) -> tuple[dict[int, float], dict[int, float]]:
+    """Table III's two gains at ``factor``, per seed (mIoU points): the label sampler's (soft without the MC
+    pixels minus NN) and the MC pixels' (soft with them minus soft without them). Needs the three runs of every
+    seed (:func:`variants` with ``mc_off``)."""
+    nn = per_seed(records, factor=factor, name="NN")
+    no_mc = per_seed(records, factor=factor, name="soft-bilinear (no MC)")
+    mc = per_seed(records, factor=factor, name="soft-bilinear")
+    missing = sorted(set(nn) ^ set(no_mc) | set(nn) ^ set(mc))
+    if missing:
+        raise ValueError(f"mc_gains: seeds {missing} lack one of NN / soft / soft (no MC) at 1/{factor}; "
+                         "train the grid with variants(..., mc_off=True)")
+    return {s: no_mc[s] - nn[s] for s in nn}, {s: mc[s] - no_mc[s] for s in nn}
 
 
 def per_class_table(records: Sequence[dict], class_names: Sequence[str], classes: Sequence[int] | None = None):

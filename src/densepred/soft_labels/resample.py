@@ -260,8 +260,7 @@ def downsample_labels(
         soft methods: soft labels (N, C, H', W') equal to ``F.interpolate(one_hot(labels), mode=...,
         align_corners=False, antialias=antialias)`` (``F.adaptive_avg_pool2d`` for area), where void pixels are
         all-zero vectors. The full-resolution one-hot tensor is never materialised (see the module docstring).
-        The soft labels come in channels_last memory format (the classes of a pixel are adjacent, which is how
-        they are accumulated); every torch op accepts that; call ``.contiguous()`` if NCHW strides are needed.
+        The soft labels are NCHW class planes (contiguous for N = 1; a view that drops the void plane otherwise).
     """
     if method not in LABEL_METHODS:
         raise ValueError(f"method must be one of {LABEL_METHODS}, got {method!r}")
@@ -288,39 +287,30 @@ def downsample_labels(
     w_idx, w_w = (t[cols_sel] for t in axis_taps(w, ow, sw, method, antialias, dev))
     oh, ow = h_idx.shape[0], w_idx.shape[0]
     kh, kw = h_idx.shape[1], w_idx.shape[1]
-    plane = oh * ow
-    # Accumulate channels-last, (N, H', W', C): the classes of one output pixel are adjacent in memory, so the
-    # scatter stays cache-local. One extra slot at the end collects the taps that hit void pixels (the all-zero
-    # one-hot vector contributes nothing), which avoids masking the weights.
-    out = torch.empty(n * plane * num_classes + 1, dtype=dtype, device=dev)
-    void_slot = n * plane * num_classes
-    out[void_slot] = 0
-    rows_out = out[:void_slot].view(n, oh, ow * num_classes)
-    # Walk the output in blocks of rows small enough to stay in cache (about 1 MB) while every tap pair adds into
-    # them (the scatter is bound by memory latency, so this matters more than the arithmetic); within a block,
-    # tap pairs are batched so that each step handles about `block_elements` taps with block-sized temporaries.
+    # Accumulate straight into the (N, C, H', W') class planes (NCHW, contiguous): each tap pair adds its weight
+    # f(h, w; u, v) = A[u, h] * B[v, w] into the plane of the tapped label with one ``scatter_add_`` along the class
+    # dimension. Writing the planes directly (rather than channels-last, then a transposing copy) is what makes the
+    # soft path cheap inside the crop pipeline (benchmarks/bench_soft_labels.py --loader). One extra plane at the
+    # end collects the taps that hit void pixels (the all-zero one-hot vector) and is dropped.
+    out = torch.zeros(n, num_classes + 1, oh, ow, dtype=dtype, device=dev)
+    # Walk the output in blocks of rows, so that within a block every tap pair's temporaries are about
+    # `block_elements` elements whatever the input size; tap pairs are batched within a block.
     pairs = torch.cartesian_prod(torch.arange(kh, device=dev), torch.arange(kw, device=dev)).reshape(-1, 2)
-    rows = max(1, min(oh, (1 << 20) // (n * ow * num_classes * out.element_size())))
+    rows = max(1, min(oh, block_elements // (n * ow)))
     pairs_per_step = max(1, block_elements // (n * rows * ow))
     flat_labels = labels.reshape(n, h * w)
     h_idx_t, h_w_t, w_idx_t, w_w_t = (x.T.contiguous() for x in (h_idx, h_w, w_idx, w_w))  # (K, H') / (K, W')
-    column = torch.arange(ow, device=dev) * num_classes  # flat (v, c=0) within one output row
-    sample = (torch.arange(n, device=dev) * (plane * num_classes)).view(n, 1, 1, 1)
     for u0 in range(0, oh, rows):
         u1 = min(oh, u0 + rows)
-        rows_out[:, u0:u1].zero_()
-        pixel = (torch.arange(u0, u1, device=dev) * (ow * num_classes))[:, None] + column + sample  # (N,1,R,W')
         for p0 in range(0, pairs.shape[0], pairs_per_step):
             i, j = pairs[p0:p0 + pairs_per_step].unbind(1)  # (P,)
             src = h_idx_t[i, u0:u1, None] * w + w_idx_t[j, None, :]  # (P, R, W') tapped input pixel
-            weight = (h_w_t[i, u0:u1, None] * w_w_t[j, None, :]).to(dtype)  # f(h, w; u, v) = A[u, h] * B[v, w]
-            tapped = flat_labels.gather(1, src.view(1, -1).expand(n, -1)).view(n, *src.shape)  # (N, P, R, W')
-            index = pixel + tapped  # int64 flat (n, u, v, label)
+            weight = (h_w_t[i, u0:u1, None] * w_w_t[j, None, :]).to(dtype)  # (P, R, W')
+            tapped = flat_labels.gather(1, src.view(1, -1).expand(n, -1)).view(n, *src.shape).long()  # (N,P,R,W')
             if ignore_index is not None:
-                index.masked_fill_(tapped == ignore_index, void_slot)
-            out.scatter_add_(0, index.reshape(-1), weight.expand_as(index).reshape(-1))
-    out = out[:void_slot]
-    out = out.view(n, oh, ow, num_classes).permute(0, 3, 1, 2)  # (N, C, H', W') in channels_last memory format
+                tapped.masked_fill_(tapped == ignore_index, num_classes)
+            out[:, :, u0:u1].scatter_add_(1, tapped, weight.expand_as(tapped))
+    out = out[:, :num_classes]  # (N, C, H', W'); contiguous when N == 1
     if method == "soft-bicubic" and bicubic_clamp:
         out = _clamp_soft(out)
     return out
