@@ -205,3 +205,16 @@ def test_verify_without_a_name_reports_every_dataset(tmp_path, capsys):
         assert f"\n{name}: present at " in "\n" + text, name
     problems = [ln for ln in text.splitlines() if ln.startswith("  - ")]
     assert problems and all("the official release has" in ln for ln in problems)
+
+
+def test_verify_measures_the_size_on_disk(tmp_path, capsys):
+    from densepred.data import manifest
+    from densepred.data.fixtures import write_fixtures
+
+    write_fixtures(tmp_path / "fx", ["glas"])
+    e = manifest.entry("glas")
+    files = [p for p in (tmp_path / "fx").rglob("*.bmp")]
+    assert manifest.size_on_disk(e, tmp_path / "fx") == sum(p.stat().st_size for p in files) > 0
+    assert main(["data", "verify", "--root", str(tmp_path / "fx"), "--quick"]) == 1
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("glas: present"))
+    assert " kB)" in line or " MB)" in line

@@ -100,6 +100,24 @@ def count_layout(e: dict, root) -> dict[str, int]:
             for k, v in e.get("layout", {}).items()}
 
 
+def size_on_disk(e: dict, root) -> int:
+    """Bytes of the files the layout of ``e`` matches under ``root`` (each file once): the dataset's size on disk
+    as the loaders see it, measured rather than recorded (the archives' sizes could not be checked offline)."""
+    d = dataset_dir(e, root)
+    if not d.is_dir():
+        return 0
+    files = {p for v in e.get("layout", {}).values() for pat in patterns(v) for p in d.glob(pat) if p.is_file()}
+    return sum(p.stat().st_size for p in files)
+
+
+def _bytes(n: int) -> str:
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n} B"  # pragma: no cover
+
+
 def presence(e: dict, root) -> str:
     """'synthetic', 'complete', 'partial (n/N files)', or 'missing'."""
     if e.get("kind") == "synthetic":
@@ -136,7 +154,9 @@ class VerifyReport:
             return f"{self.name}: synthetic, generated on demand"
         if self.state == "missing":
             return f"{self.name}: missing ({self.root} not found; `densepred data verify {self.name}` says where to get it)"
-        return f"{self.name}: present at {self.root}, " + ("OK" if self.ok else f"{len(self.problems)} problem(s)")
+        size = next((n.split(": ", 1)[1] for n in self.notes if n.startswith("size on disk")), "")
+        return (f"{self.name}: present at {self.root}" + (f" ({size})" if size else "") + ", "
+                + ("OK" if self.ok else f"{len(self.problems)} problem(s)"))
 
     def text(self) -> str:
         head = f"{self.name} at {self.root}: " + ("OK" if self.ok else f"{len(self.problems)} problem(s)")
@@ -179,6 +199,7 @@ def verify(name: str, root=None, quick: bool = False, progress: bool = False) ->
             rep.notes.append(f"{msg}: more files than expected (extra files are listed too)")
         else:
             rep.notes.append(msg)
+    rep.notes.append(f"size on disk (files of the layout): {_bytes(size_on_disk(e, root))}")
     cls = loader_class(e["id"])
     if cls is None:
         rep.notes.append("no loader for this dataset")
