@@ -91,23 +91,25 @@ def dataset_dir(e: dict, root: str | Path | None) -> Path:
     return d
 
 
+def layout_files(e: dict, root) -> dict[str, set[Path]]:
+    """The files matching each layout entry of ``e`` (the union of its patterns), one glob per pattern."""
+    d = dataset_dir(e, root)
+    if not d.is_dir():
+        return {k: set() for k in e.get("layout", {})}
+    return {k: {p for pat in patterns(v) for p in d.glob(pat) if p.is_file()} for k, v in e.get("layout", {}).items()}
+
+
 def count_layout(e: dict, root) -> dict[str, int]:
     """Number of files matching each layout entry (the union of its patterns)."""
-    d = dataset_dir(e, root)
-    if not d.is_dir():
-        return {k: 0 for k in e.get("layout", {})}
-    return {k: len({p for pat in patterns(v) for p in d.glob(pat) if p.is_file()})
-            for k, v in e.get("layout", {}).items()}
+    return {k: len(v) for k, v in layout_files(e, root).items()}
 
 
-def size_on_disk(e: dict, root) -> int:
-    """Bytes of the files the layout of ``e`` matches under ``root`` (each file once): the dataset's size on disk
-    as the loaders see it, measured rather than recorded (the archives' sizes could not be checked offline)."""
-    d = dataset_dir(e, root)
-    if not d.is_dir():
-        return 0
-    files = {p for v in e.get("layout", {}).values() for pat in patterns(v) for p in d.glob(pat) if p.is_file()}
-    return sum(p.stat().st_size for p in files)
+def size_on_disk(e: dict, root, files: dict[str, set[Path]] | None = None) -> int:
+    """Bytes of the files the layout of ``e`` matches under ``root`` (each file once; ``files``: an earlier
+    :func:`layout_files`): the dataset's size on disk as the loaders see it, measured rather than recorded (the
+    archives' sizes could not be checked offline)."""
+    files = layout_files(e, root) if files is None else files
+    return sum(p.stat().st_size for p in set().union(*files.values()))
 
 
 def _bytes(n: int) -> str:
@@ -143,6 +145,8 @@ class VerifyReport:
     notes: list[str] = field(default_factory=list)
     #: "synthetic" (nothing on disk), "missing" (no folder), or "present" (checked: see problems and notes)
     state: str = "present"
+    #: bytes of the layout's files when present (:func:`size_on_disk`)
+    size: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -154,8 +158,8 @@ class VerifyReport:
             return f"{self.name}: synthetic, generated on demand"
         if self.state == "missing":
             return f"{self.name}: missing ({self.root} not found; `densepred data verify {self.name}` says where to get it)"
-        size = next((n.split(": ", 1)[1] for n in self.notes if n.startswith("size on disk")), "")
-        return (f"{self.name}: present at {self.root}" + (f" ({size})" if size else "") + ", "
+        size = "" if self.size is None else f" ({_bytes(self.size)})"
+        return (f"{self.name}: present at {self.root}{size}, "
                 + ("OK" if self.ok else f"{len(self.problems)} problem(s)"))
 
     def text(self) -> str:
@@ -185,7 +189,8 @@ def verify(name: str, root=None, quick: bool = False, progress: bool = False) ->
         rep.state = "missing"
         rep.problems.append(f"folder {d} not found. {e.get('how_to_get', '').strip()}")
         return rep
-    counts = count_layout(e, root)
+    files = layout_files(e, root)
+    counts = {k: len(v) for k, v in files.items()}
     optional = set(e.get("optional", []))
     for k, pat in e.get("layout", {}).items():
         want = e.get("counts", {}).get(k)
@@ -199,7 +204,8 @@ def verify(name: str, root=None, quick: bool = False, progress: bool = False) ->
             rep.notes.append(f"{msg}: more files than expected (extra files are listed too)")
         else:
             rep.notes.append(msg)
-    rep.notes.append(f"size on disk (files of the layout): {_bytes(size_on_disk(e, root))}")
+    rep.size = size_on_disk(e, root, files)
+    rep.notes.append(f"size on disk (files of the layout): {_bytes(rep.size)}")
     cls = loader_class(e["id"])
     if cls is None:
         rep.notes.append("no loader for this dataset")
