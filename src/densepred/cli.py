@@ -18,8 +18,13 @@ profile, or any run with -p overrides, writes outputs/<profile>/ (git-ignored) a
 from __future__ import annotations
 
 import argparse
+import contextlib
+import faulthandler
+import io
+import signal
 import subprocess
 import sys
+import threading
 
 import yaml
 
@@ -171,6 +176,10 @@ def _book(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from .runner import NotebookError, terminate_as_interrupt
+
+    if threading.current_thread() is threading.main_thread():  # `kill -USR1 <pid>` prints every thread's stack
+        with contextlib.suppress(io.UnsupportedOperation, ValueError):  # stderr without a file (captured in tests)
+            faulthandler.register(signal.SIGUSR1, all_threads=True)
 
     try:
         with terminate_as_interrupt():

@@ -399,8 +399,8 @@ def _interruptible(fn: Callable[[], Any]) -> Any:
     kernel's clean-up (shutdown, ``stop_channels``, ``kc = None``) concurrently with the cell's reply poll. When
     the clean-up finishes before the once-a-second liveness poll has seen the kernel die, that poll fails on
     ``assert self.kc is not None`` (nbclient 0.11, ``_async_check_alive``), nothing cancels the reply poll, and it
-    waits forever on the closed channel: a Ctrl-C'd run that never ends (one cause of the flaky SIGINT test; the
-    test still fails now and then under load, for a reason not found yet). Outside the main thread nbclient installs no handler; this thread gets the signal, kills
+    waits forever on the closed channel: a Ctrl-C'd run that never ends. Outside the main thread nbclient
+    installs no handler; this thread gets the signal, kills
     the kernel, and nbclient's own liveness poll ends the run with ``DeadKernelError`` and unregisters its
     ``atexit`` clean-up. Called outside the main thread (no signals arrive there), ``fn`` runs inline.
     """
