@@ -286,7 +286,9 @@ def _modules(run: TransferRun) -> list[str]:
 def _train(run: TransferRun, seed: int, checkpoint_dir: Path, data_root=None) -> RunOutput:
     seed_everything(seed)
     model = initialise(run, seed, data_root)
-    loader = make_loader(train_split(run, data_root), run.batch_size, shuffle=True, seed=seed, drop_last=False)
+    # DeepLabV3's image-pooling branch has a BatchNorm after a global pool: a batch of one image cannot train it
+    loader = make_loader(train_split(run, data_root), run.batch_size, shuffle=True, seed=seed,
+                         drop_last=run.arch == "deeplabv3")
     result = fit(model, loader, segmentation_step, run.train, seed=seed, checkpoint_dir=checkpoint_dir / "fit",
                  desc=f"{run.dataset} {run.arch} fine-tune s{seed}")
     return RunOutput(model.state_dict(), {"final_loss": result.epochs[-1]["train_loss"]}, result.curves)
