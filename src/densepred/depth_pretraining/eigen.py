@@ -57,4 +57,19 @@ def eigen_floor(dataset, max_eval_depth: float = MAX_EVAL_DEPTH) -> dict[str, fl
     return eigen_scores(None, dataset, True, max_eval_depth)
 
 
-__all__ = ["resize_depth", "eigen_scores", "eigen_floor"]
+__all__ = ["resize_depth", "eigen_scores", "eigen_floor", "missing_data"]
+
+
+def missing_data(data_root=None) -> str | None:
+    """Why the Eigen protocol cannot run from ``data_root`` (KITTI raw with Monodepth2's ``eigen_zhou`` training
+    split and ``eigen`` test split), as the loaders say it; ``None`` when both open."""
+    from ..data.errors import DatasetError
+    from ..data.kitti_eigen import KITTIEigen
+    from ..data.kitti_raw import KITTIRaw
+
+    try:
+        KITTIRaw(data_root, split="train", split_name="eigen_zhou", depth=False)
+        KITTIEigen(data_root)
+    except (DatasetError, FileNotFoundError) as err:
+        return str(err)
+    return None
