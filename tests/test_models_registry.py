@@ -352,8 +352,8 @@ def test_depth_checkpoint_into_segmentation_variant_keeps_all_but_the_head(depth
     depth, path = depth_checkpoint
     with pytest.warns(UserWarning, match="kept at random initialisation: decoder.heads.0"):
         seg = build_model("monodepth2-resnet18-seg", seed=1, num_classes=4, pretrained=path)
-    assert torch.equal(seg.decoder.after[0][0][1].weight, depth.decoder.after[0][0][1].weight)
-    assert seg.decoder.heads["0"][1].weight.shape == (4, 16, 3, 3)
+    assert torch.equal(seg.decoder.upconvs["0_1"].conv.conv.weight, depth.decoder.upconvs["0_1"].conv.conv.weight)
+    assert seg.decoder.heads["0"].conv.weight.shape == (4, 16, 3, 3)
     unused = seg.densepred_pretrained_report.unused  # the depth heads: 0 has another shape, 1..3 are gone
     assert {k.split(".")[2] for k in unused} == {"0", "1", "2", "3"} and all(k.startswith("decoder.heads.")
                                                                                for k in unused)
@@ -381,10 +381,10 @@ def test_official_monodepth2_checkpoint_layout_converts(tmp_path, depth_checkpoi
     official_depth = {}
     for n, (i, j) in enumerate(blocks):
         for p in ("weight", "bias"):
-            official_depth[f"decoder.{n}.conv.conv.{p}"] = ours[f"decoder.{('before', 'after')[j]}.{i}.0.1.{p}"]
+            official_depth[f"decoder.{n}.conv.conv.{p}"] = ours[f"decoder.upconvs.{i}_{j}.conv.conv.{p}"]
     for s in range(4):
         for p in ("weight", "bias"):
-            official_depth[f"decoder.{10 + s}.conv.{p}"] = ours[f"decoder.heads.{s}.1.{p}"]
+            official_depth[f"decoder.{10 + s}.conv.{p}"] = ours[f"decoder.heads.{s}.conv.{p}"]
     converted = from_official(official_encoder, official_depth)
     assert converted.keys() == ours.keys()
     torch.save(converted, tmp_path / "mono.pt")

@@ -46,6 +46,7 @@ from ..data.street_video import StreetVideo
 from ..engine import RunOutput, TrainConfig, cached_run, fit, make_loader, seed_everything
 from ..models.monodepth2 import PoseNet
 from ..models.resnet_unet import ResNetUNet, disp_to_depth, encoder_state
+from .augment import Augmented, MonodepthAugment
 from .losses import masked_l1_loss
 from .photometric import (SMOOTHNESS_WEIGHT, min_reprojection, photometric_error, smoothness_loss,
                           transformation_from_parameters, warp)
@@ -72,7 +73,9 @@ class VideoDepthSpec:
     ``init``: ``None`` (random weights, the paper's "from scratch") or a classification
     :class:`~densepred.depth_pretraining.pretraining.PretrainSpec` whose encoder (same seed) starts the depth
     encoder and, stem tiled over the stacked frames and divided by their number (Monodepth2's rule for its
-    ImageNet weights), the pose encoder: the paper's depth "after ImageNet initialization".
+    ImageNet weights), the pose encoder: the paper's depth "after ImageNet initialization"; ``augment``:
+    Monodepth2's colour jitter and flips of the training clips (:class:`~.augment.MonodepthAugment`; off by
+    default, on in :func:`kitti_spec`).
     """
 
     kind: str = "selfsup"
@@ -99,6 +102,7 @@ class VideoDepthSpec:
     train: TrainConfig = TrainConfig(epochs=20, optimizer="adam", lr=1e-4, weight_decay=0.0, scheduler="step",
                                      step_epochs=15, step_gamma=0.1, device="cpu")
     init: object = None
+    augment: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -148,11 +152,11 @@ def cpu_spec(kind: str = "selfsup", **changes) -> VideoDepthSpec:
 def kitti_spec(kind: str = "selfsup", resnet: int = 18, device: str = "auto", **changes) -> VideoDepthSpec:
     """Monodepth2's KITTI settings (its ``options.py``): eigen_zhou split, 640x192, frames 0 -1 +1, batch 12, Adam
     1e-4 for 20 epochs with the rate x0.1 after 15, depth 0.1 .. 100 m, four scales, auto-masking, minimum
-    reprojection, smoothness 1e-3; ResNet-18 pose encoder."""
+    reprojection, smoothness 1e-3; ResNet-18 pose encoder; colour jitter and flips (:mod:`.augment`)."""
     train = TrainConfig(epochs=20, optimizer="adam", lr=1e-4, weight_decay=0.0, scheduler="step", step_epochs=15,
                         step_gamma=0.1, device=device)
     return VideoDepthSpec(kind=kind, resnet=resnet, dataset="kitti-raw", n_clips=None, n_val=0, size=(192, 640),
-                          split="eigen_zhou", batch_size=12, min_depth=0.1, max_depth=100.0,
+                          split="eigen_zhou", batch_size=12, min_depth=0.1, max_depth=100.0, augment=True,
                           train=train).replace(**changes)
 
 
@@ -205,15 +209,26 @@ class SelfSupStep:
     (B, 3, 3)); see the module docstring. Logs ``photometric`` (scale 0), ``smooth`` and ``automask`` (the
     share of pixels mu = 1, Eq. 5)."""
 
-    def __init__(self, spec: VideoDepthSpec):
+    def __init__(self, spec: VideoDepthSpec, seed: int = 0):
         self.spec = spec
+        self.augment = MonodepthAugment(seed) if spec.augment else None
+
+    def state_dict(self) -> dict:
+        return {} if self.augment is None else self.augment.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        if self.augment is not None and state:
+            self.augment.load_state_dict(state)
 
     def __call__(self, model: SelfSupNet, batch: dict) -> dict[str, torch.Tensor]:
         spec = self.spec
+        if self.augment is not None:  # networks see the jittered frames, the loss the flipped originals
+            batch = self.augment(batch)
         target, sources, K = batch["image"], batch["sources"], batch["K"]
         H, W = target.shape[-2:]
-        raw = model.depth.decoder(model.depth.encoder(target))
-        Ts = predict_poses(model.pose, target, sources, spec.frame_ids)
+        seen, seen_sources = batch.get("image_aug", target), batch.get("sources_aug", sources)
+        raw = model.depth.decoder(model.depth.encoder(seen))
+        Ts = predict_poses(model.pose, seen, seen_sources, spec.frame_ids)
         S = sources.shape[1]
         identity = (torch.cat([photometric_error(sources[:, k], target) for k in range(S)], 1)
                     if spec.automask else None)
@@ -356,7 +371,9 @@ def _train(spec: VideoDepthSpec, seed: int, checkpoint_dir: Path, data_root=None
     train = video_split(spec, "train", data_root)
     val = video_split(spec, "val", data_root) if spec.n_val else None
     loader = make_loader(train, spec.batch_size, shuffle=True, seed=seed, drop_last=True)
-    step = SelfSupStep(spec) if spec.kind == "selfsup" else supervised_step
+    step = SelfSupStep(spec, seed) if spec.kind == "selfsup" else supervised_step
+    if spec.augment and spec.kind == "supervised":
+        step = Augmented(step, MonodepthAugment(seed))
     median = spec.kind == "selfsup"
 
     def evaluate(m):

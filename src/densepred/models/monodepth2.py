@@ -6,7 +6,8 @@ Monocular Depth Estimation", ICCV 2019), as depth-pretraining (Lao et al., ECCV 
   ``resnet50`` use the same names, so torchvision and timm ImageNet checkpoints both load into ``encoder.``.
   Inputs in 0..1 are normalised as ``(x - 0.45) / 0.225`` (Monodepth2). Five features: the stem's ReLU output
   (1/2, 64 channels) and the four stages (1/4 .. 1/32; 64, 128, 256, 512 channels for ResNet-18, x4 for -50).
-* **Depth decoder** (:class:`DepthDecoder`): for level i = 4 .. 0 with widths (16, 32, 64, 128, 256), a
+* **Depth decoder** (:class:`~densepred.models.resnet_unet.DepthDecoder`, the one decoder of both modules;
+  ``upconvs["i_0"]`` / ``upconvs["i_1"]`` are level i's two ConvBlocks): for level i = 4 .. 0 with widths (16, 32, 64, 128, 256), a
   reflection-padded 3x3 conv + ELU, nearest x2 up-sampling, concatenation with the encoder feature one level
   up (i > 0), a second 3x3 conv + ELU; a reflection-padded 3x3 head at scales 0..3. Depth task: sigmoid
   disparities at the four scales. Parameters: 14,329,236 for ResNet-18 and 32,522,132 for ResNet-50 (encoders
@@ -36,9 +37,10 @@ from torchvision.models import resnet
 
 from .encoders import check_images
 from .pretrained import mark_weights
+from .resnet_unet import NUM_CH_DEC, DepthDecoder
 
 MONODEPTH_MEAN, MONODEPTH_STD = 0.45, 0.225
-DECODER_WIDTHS = (16, 32, 64, 128, 256)
+DECODER_WIDTHS = NUM_CH_DEC
 ENCODERS = {
     "resnet18": (resnet.resnet18, resnet.ResNet18_Weights.IMAGENET1K_V1),
     "resnet34": (resnet.resnet34, resnet.ResNet34_Weights.IMAGENET1K_V1),
@@ -82,47 +84,6 @@ class ResNetEncoder(nn.Module):
             x = stage(x)
             features.append(x)
         return features
-
-
-def _conv3x3(c_in: int, c_out: int) -> nn.Sequential:
-    """Reflection-padded 3x3 convolution (Monodepth2's ``Conv3x3``)."""
-    return nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(c_in, c_out, 3))
-
-
-def _conv_elu(c_in: int, c_out: int) -> nn.Sequential:
-    """Monodepth2's ``ConvBlock``: reflection-padded 3x3 convolution, then ELU."""
-    return nn.Sequential(_conv3x3(c_in, c_out), nn.ELU(inplace=True))
-
-
-class DepthDecoder(nn.Module):
-    """Monodepth2's decoder: five encoder features -> {scale: (B, out_channels, H / 2**s, W / 2**s)}.
-
-    ``before[i]`` and ``after[i]`` are level i's convolutions before and after the x2 up-sampling and skip
-    concatenation; ``heads[str(s)]`` the output convolutions. Outputs are pre-activation.
-    """
-
-    def __init__(self, encoder_channels: Sequence[int], out_channels: int = 1, scales: Sequence[int] = (0, 1, 2, 3),
-                 widths: Sequence[int] = DECODER_WIDTHS):
-        super().__init__()
-        enc, widths = tuple(encoder_channels), tuple(widths)
-        self.before = nn.ModuleList()
-        self.after = nn.ModuleList()
-        for i in range(5):
-            c_in = enc[4] if i == 4 else widths[i + 1]
-            self.before.append(_conv_elu(c_in, widths[i]))
-            self.after.append(_conv_elu(widths[i] + (enc[i - 1] if i else 0), widths[i]))
-        self.heads = nn.ModuleDict({str(s): _conv3x3(widths[s], out_channels) for s in scales})
-
-    def forward(self, features: list[torch.Tensor]) -> dict[int, torch.Tensor]:
-        x, out = features[4], {}
-        for i in reversed(range(5)):
-            x = F.interpolate(self.before[i](x), scale_factor=2, mode="nearest")
-            if i:
-                x = torch.cat([x, features[i - 1]], dim=1)
-            x = self.after[i](x)
-            if str(i) in self.heads:
-                out[i] = self.heads[str(i)](x)
-        return out
 
 
 class Monodepth2(nn.Module):
@@ -192,7 +153,8 @@ def from_official(encoder_sd: dict[str, torch.Tensor], decoder_sd: dict[str, tor
 
     Monodepth2 keeps its encoder under ``encoder.`` with torchvision names (kept as they are) and its
     decoder convolutions in one ``ModuleList`` in creation order: depth -- levels 4..0, two ConvBlocks each
-    (``decoder.{2*(4-i)+j}.conv.conv.*``), then the four disparity heads (``decoder.{10+s}.conv.*``); pose --
+    (``decoder.{2*(4-i)+j}.conv.conv.*`` -> ``decoder.upconvs.{i}_{j}.conv.conv.*``), then the four disparity heads
+    (``decoder.{10+s}.conv.*`` -> ``decoder.heads.{s}.conv.*``); pose --
     squeeze, pose 0, pose 1, pose 2 (``net.0`` .. ``net.3``). Non-tensor entries (``height``, ``width``,
     ``use_stereo``) are dropped. Save the result with ``torch.save`` and pass its path as ``pretrained``.
     """
@@ -200,9 +162,9 @@ def from_official(encoder_sd: dict[str, torch.Tensor], decoder_sd: dict[str, tor
         raise ValueError(f"kind must be 'depth' or 'pose', got {kind!r}.")
     out = {k: v for k, v in encoder_sd.items() if k.startswith("encoder.") and isinstance(v, torch.Tensor)}
     if kind == "depth":
-        names = {f"decoder.{2 * (4 - i) + j}.conv.conv.": f"decoder.{('before', 'after')[j]}.{i}.0.1."
+        names = {f"decoder.{2 * (4 - i) + j}.conv.conv.": f"decoder.upconvs.{i}_{j}.conv.conv."
                  for i in range(5) for j in range(2)}
-        names.update({f"decoder.{10 + s}.conv.": f"decoder.heads.{s}.1." for s in range(4)})
+        names.update({f"decoder.{10 + s}.conv.": f"decoder.heads.{s}.conv." for s in range(4)})
     else:
         names = {"net.0.": "squeeze.", "net.1.": "pose.1.", "net.2.": "pose.3.", "net.3.": "pose.5."}
     for key, value in decoder_sd.items():
