@@ -225,9 +225,8 @@ def write_kitti_raw(root: Path, n_frames: int = 6, seed: int = 0, h: int = 24, w
     """One drive of KITTI raw under ``root/kitti_raw`` in the official layout: ``2011_09_26/calib_cam_to_cam.txt``
     and ``calib_velo_to_cam.txt`` (KITTI's values for that day, ``S_rect_02`` = (w, h) and P scaled to it),
     ``2011_09_26_drive_0001_sync/{image_02,image_03}/data/<frame>.png`` (random pixels),
-    ``velodyne_points/data/<frame>.bin`` (random points in front), ``splits/eigen_zhou/{train,val}_files.txt``
-    (the inner frames, Monodepth2's format) and ``splits/eigen/test_files.txt`` (every left frame, Monodepth2's
-    Eigen test split format: :mod:`densepred.data.kitti_eigen`)."""
+    ``velodyne_points/data/<frame>.bin`` (random points in front), and ``splits/eigen_zhou/{train,val}_files.txt``
+    (the inner frames, Monodepth2's format)."""
     from PIL import Image
 
     rng = np.random.default_rng(seed)
@@ -266,10 +265,6 @@ def write_kitti_raw(root: Path, n_frames: int = 6, seed: int = 0, h: int = 24, w
         (split / f"{name}_files.txt").write_text(
             "".join(f"2011_09_26/2011_09_26_drive_0001_sync {i} {'l' if k % 2 == 0 else 'r'}\n"
                     for k, i in enumerate(frames)))
-    eigen = base / "splits" / "eigen"
-    eigen.mkdir(parents=True, exist_ok=True)
-    (eigen / "test_files.txt").write_text("".join(f"2011_09_26/2011_09_26_drive_0001_sync {i:010d} l\n"
-                                                  for i in range(n_frames)))
     return root
 
 
