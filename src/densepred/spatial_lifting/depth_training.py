@@ -143,4 +143,21 @@ def val_delta1_rule(patience: int) -> PlateauRule:
                        f"(densepred.plateau.metric_plateau; the engine stops there and keeps the best epoch)")
 
 
-__all__ = ["VAL_METRIC", "PlateauDepthRun", "with_plateau", "val_delta1", "train_depth_plateau", "val_delta1_rule"]
+__all__ = ["VAL_METRIC", "PlateauDepthRun", "with_plateau", "val_delta1", "train_depth_plateau", "val_delta1_rule",
+           "page_run"]
+
+
+def page_run(decoder: str, dataset: str, n_train: int | None, size, epochs: int, *, encoder="small",
+             encoder_weights=None, val_n: int | None = None, patience: int | None = None,
+             **run_kwargs) -> PlateauDepthRun:
+    """The Table VIII run of one decoder on one dataset as the depth page names it: ``encoder`` is one name or a
+    ``{decoder: name}`` mapping (the paper pairs MobileNet with FastDepth and ResNeXt with MiDaS),
+    ``encoder_weights`` one value or an ``{encoder: file or "hub"}`` mapping (``None``: random weights);
+    the rest goes to :func:`~densepred.spatial_lifting.experiments.depth_run`, then :func:`with_plateau`."""
+    from .experiments import depth_run, for_dataset
+
+    enc = for_dataset(encoder, decoder, "encoder")
+    weights = for_dataset(encoder_weights, enc, "encoder_weights") if isinstance(encoder_weights, dict) else encoder_weights
+    run = depth_run(decoder, dataset, n_train, size, epochs, encoder=enc,
+                    encoder_weights=None if weights is None else str(weights), **run_kwargs)
+    return with_plateau(run, val_n, patience)
