@@ -133,3 +133,96 @@ def test_table_vi_rows_on_meta_device():
         assert y.shape[-2:] == shape[-2:], row
     with pytest.raises(KeyError, match="built rows"):
         table_vi_decoder("SL-UNet(5L, 1Res)")
+
+
+# --- the paper's encoders from timm ---------------------------------------------------------------------------
+
+def test_pyramids_are_timms_feature_info():
+    from densepred.spatial_lifting.decoders import PAPER_ENCODERS, timm_pyramid
+
+    assert set(PYRAMIDS) == set(PAPER_ENCODERS)
+    for name in PAPER_ENCODERS:
+        assert timm_pyramid(name) == PYRAMIDS[name], name
+
+
+def test_table_vi_network_decoder_is_the_counted_decoder():
+    """The whole network's count minus its timm encoder's is what OnPyramid counts for the decoder alone."""
+    from densepred.complexity import count_macs
+    from densepred.spatial_lifting.decoders import table_vi_decoder, table_vi_network
+
+    for row in ("FastDepth", "SL-MiDaS"):
+        with torch.device("meta"):
+            net, shape = table_vi_network(row)
+            alone, shape2 = table_vi_decoder(row)
+        assert shape == shape2
+        assert count_parameters(net.decoder) == count_parameters(alone)
+        assert count_macs(net, shape, "paper") - count_macs(net.encoder, shape, "paper") == \
+            count_macs(alone, shape, "paper")
+        assert net(torch.zeros(shape, device="meta")).shape[-2:] == shape[-2:]
+
+
+def test_timm_encoder_shapes_head_and_pruning():
+    from densepred.spatial_lifting.decoders import TimmEncoder
+
+    enc = TimmEncoder("mobilenetv2_050", head=True).eval()
+    feats = enc(torch.zeros(1, 3, 64, 64))
+    assert enc.channels == tuple(f.shape[1] for f in feats) and enc.channels[-1] == 1280
+    assert enc.reductions == (2, 4, 8, 16, 32) and feats[0].shape[-1] == 32
+    assert TimmEncoder("mobilenetv2_050").channels[-1] == 160  # without the head: the last block's channels
+    part = TimmEncoder("mobilenetv2_050", levels=(0, 1))
+    assert count_parameters(part) < count_parameters(TimmEncoder("mobilenetv2_050"))  # later blocks pruned
+
+
+def test_timm_encoder_errors(tmp_path):
+    from densepred.spatial_lifting.decoders import TimmEncoder, paper_encoder
+
+    with pytest.raises(FileNotFoundError, match="encoder_weights='hub'"):
+        TimmEncoder("mobilenetv2_050", weights=tmp_path / "missing.pth")
+    with pytest.raises(ValueError, match="Unknown timm encoder"):
+        TimmEncoder("no_such_net")
+    with pytest.raises(ValueError, match="feature levels 0..4"):
+        TimmEncoder("mobilenetv2_050", levels=(7,))
+    with pytest.raises(ValueError, match="conv_head"):
+        TimmEncoder("resnext26ts", head=True)
+    with pytest.raises(KeyError, match="Unknown Table VI encoder"):
+        paper_encoder("vgg")
+
+
+def test_timm_encoder_loads_a_local_weights_file(tmp_path):
+    from densepred.spatial_lifting.decoders import TimmEncoder
+    import timm
+
+    torch.manual_seed(3)
+    src = timm.create_model("mobilenetv2_050")  # with its classifier, as a downloaded weights file has it
+    torch.save(src.state_dict(), tmp_path / "mnv2.pth")
+    enc = TimmEncoder("mobilenetv2_050", head=True, weights=tmp_path / "mnv2.pth")
+    assert torch.equal(enc.net.conv_stem.weight, src.conv_stem.weight)
+    assert torch.equal(enc.net.conv_head.weight, src.conv_head.weight)
+
+
+@pytest.mark.parametrize("decoder, encoder", [("fastdepth", "mobilenetv2-050"), ("sl-fastdepth", "mobilenetv2-050"),
+                                              ("midas", "resnext26"), ("sl-midas", "resnext26")])
+def test_depth_network_on_timm_encoders(decoder, encoder):
+    kw = {"features": 8} if "midas" in decoder else {}
+    net = depth_network(decoder, encoder, m=3, **kw).eval()
+    with torch.no_grad():
+        y = net(torch.zeros(1, 3, 32, 64))
+    assert y.shape == ((1, 1, 3, 32, 64) if net.lifted else (1, 1, 32, 64))
+
+
+def test_depth_network_encoder_pairing_errors():
+    with pytest.raises(ValueError, match="first level is at 1/2"):
+        depth_network("fastdepth", "resnext26")
+    with pytest.raises(ValueError, match="no pretrained weights"):
+        depth_network("midas", "small", encoder_weights="hub")
+    with pytest.raises(ValueError, match="timm encoders"):
+        depth_network("midas", "resnet18", encoder_weights="hub")
+
+
+def test_table_vi_rows_not_built_have_reasons():
+    from densepred.spatial_lifting.decoders import TABLE_VI, TABLE_VI_NOT_BUILT
+    from densepred import published
+
+    paper = set(published.load("spatial-lifting", "table_vi")["decoder"])
+    assert paper == set(TABLE_VI) | set(TABLE_VI_NOT_BUILT)
+    assert all(len(why) > 40 for why in TABLE_VI_NOT_BUILT.values())

@@ -20,18 +20,24 @@ output would cost more parameters than the whole 2D decoder (the registry's ``sl
 :class:`~densepred.spatial_lifting.depth_decoders.SLDecoder`, lifts first). Lifted up-sampling is (1, 2, 2): the lifted
 axis keeps its ``m`` slices.
 
-:data:`PYRAMIDS` lists the feature pyramids of the paper's encoders (channels per level, the first level's
-stride, each next level twice as coarse) and the input size at which Table VI is counted here;
-:class:`OnPyramid` feeds a decoder zero features of those shapes so that
-:func:`~densepred.complexity.count_macs` can count a decoder alone. :class:`EncoderDecoder` joins a trainable
-encoder to any of these decoders, and :func:`load_encoder_weights` loads pretrained encoder weights from disk.
+The paper's encoders come from timm (:class:`TimmEncoder`, random weights unless asked): MobileNetV2 for the
+FastDepth pair, ResNeXt-101 32x8d for the MiDaS pair (MiDaS v2.1's encoder), PVTv2-b2 for the PVTv2 rows of
+Table VI (its channels are the table's [64, 128, 320, 512]). :data:`PAPER_ENCODERS` names them;
+:data:`PYRAMIDS` lists their feature pyramids (channels per level, the first level's stride, each next level
+twice as coarse) and the input size at which Table VI is counted here, read from timm's ``feature_info``
+(:func:`timm_pyramid`; a test checks the two agree). :class:`OnPyramid` feeds a decoder zero features of those
+shapes so that :func:`~densepred.complexity.count_macs` can count a decoder alone. :class:`EncoderDecoder` joins
+a trainable encoder to any of these decoders, and :func:`load_encoder_weights` loads pretrained ResNet weights
+from disk.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+import timm
 import torch
 import torch.nn.functional as F
 from monai.networks.blocks import Convolution
@@ -41,13 +47,104 @@ from .depth_decoders import FastDepthDecoder, SmallEncoder
 from .lifting import lift
 from ..models.resnet_unet import ResNetEncoder
 
-#: name -> (channels per level, stride of the first level, (H, W) at which Table VI is counted here).
-PYRAMIDS: dict[str, tuple[tuple[int, ...], int, tuple[int, int]]] = {
-    # MobileNetV2 feature maps at 1/2 .. 1/32 (the 1280-channel 1x1 expansion last), FastDepth's 224x224 input.
-    "mobilenetv2": ((16, 24, 32, 96, 1280), 2, (224, 224)),
-    # ResNeXt-101 stages 1-4 at 1/4 .. 1/32, MiDaS v2.1's 384x384 input.
-    "resnext101": ((256, 512, 1024, 2048), 4, (384, 384)),
+@dataclass(frozen=True)
+class EncoderSpec:
+    """A Table VI encoder from timm: ``model`` (timm name), the feature ``levels`` a decoder reads (indices into
+    timm's ``feature_info``), whether the model's 1x1 ``head`` convolution (MobileNetV2's 1280 channels) replaces
+    the last level, and the ``size`` (H, W) at which Table VI is counted here."""
+
+    model: str
+    levels: tuple[int, ...]
+    head: bool
+    size: tuple[int, int]
+
+
+#: Table VI encoder -> its timm spec. MobileNetV2 at FastDepth's 224x224 (levels 1/2 .. 1/32, the 1x1 head's
+#: 1280 channels last, as Table VI's FastDepth channels [1280, 16, 24, 32] read); ResNeXt-101 32x8d stages 1-4
+#: (1/4 .. 1/32) at MiDaS v2.1's 384x384; PVTv2-b2 stages 1-4 at 352x352, the polyp-segmentation size of
+#: HSNet, CASCADE and EMCAD.
+PAPER_ENCODERS: dict[str, EncoderSpec] = {
+    "mobilenetv2": EncoderSpec("mobilenetv2_100", (0, 1, 2, 3, 4), True, (224, 224)),
+    "resnext101": EncoderSpec("resnext101_32x8d", (1, 2, 3, 4), False, (384, 384)),
+    "pvtv2": EncoderSpec("pvt_v2_b2", (0, 1, 2, 3), False, (352, 352)),
 }
+
+#: name -> (channels per level, stride of the first level, (H, W) at which Table VI is counted here); equal to
+#: :func:`timm_pyramid` of :data:`PAPER_ENCODERS` (tested), written out so that reading it builds nothing.
+PYRAMIDS: dict[str, tuple[tuple[int, ...], int, tuple[int, int]]] = {
+    "mobilenetv2": ((16, 24, 32, 96, 1280), 2, (224, 224)),
+    "resnext101": ((256, 512, 1024, 2048), 4, (384, 384)),
+    "pvtv2": ((64, 128, 320, 512), 4, (352, 352)),
+}
+
+
+class TimmEncoder(nn.Module):
+    """A timm backbone as a feature pyramid: (B, 3, H, W) -> list of (B, C_i, H / r_i, W / r_i), finest first.
+
+    ``model`` is a timm name, ``levels`` indices into its ``feature_info`` (default: all); ``head`` applies the
+    model's 1x1 head convolution (``conv_head`` + ``bn2``, EfficientNet-family models such as MobileNetV2) to the
+    last level. Layers after the last level used are pruned (timm's ``prune_intermediate_layers``), so the
+    encoder's parameters are those it runs. ``weights``: ``None`` for random weights (nothing is downloaded), a
+    path to a weights file of this timm model, or ``"hub"`` for timm's pretrained weights (downloaded from the
+    Hugging Face hub; only when asked). ``channels`` and ``reductions`` give the pyramid's shape.
+    """
+
+    def __init__(self, model: str, levels: Sequence[int] | None = None, head: bool = False,
+                 weights: str | Path | None = None):
+        super().__init__()
+        kwargs: dict = {"pretrained": weights is not None, "num_classes": 0}
+        if weights is not None and str(weights) != "hub":
+            path = Path(weights).expanduser()
+            if not path.is_file():
+                raise FileNotFoundError(f"Encoder weights {path} not found: give a weights file of timm's {model!r} "
+                                        "(e.g. its pytorch_model.bin or model.safetensors), encoder_weights='hub' to "
+                                        "download timm's, or None for random weights.")
+            kwargs["pretrained_cfg_overlay"] = {"file": str(path)}
+        try:
+            self.net = timm.create_model(model, **kwargs)
+        except RuntimeError as err:
+            if "Unknown model" in str(err):
+                raise ValueError(f"Unknown timm encoder {model!r}; see timm.list_models().") from None
+            raise
+        info = self.net.feature_info
+        self.levels = tuple(range(len(info))) if levels is None else tuple(levels)
+        if not self.levels or any(not 0 <= i < len(info) for i in self.levels):
+            raise ValueError(f"levels={levels!r}: {model} has feature levels 0..{len(info) - 1}.")
+        if head and not hasattr(self.net, "conv_head"):
+            raise ValueError(f"head=True needs a model with a 1x1 conv_head (EfficientNet family); {model} has none.")
+        self.head = head
+        self.net.prune_intermediate_layers(list(self.levels), prune_norm=not head, prune_head=not head)
+        chans = [info[i]["num_chs"] for i in self.levels]
+        if head:
+            chans[-1] = self.net.num_features
+        self.channels = tuple(chans)
+        self.reductions = tuple(info[i]["reduction"] for i in self.levels)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        feats = list(self.net.forward_intermediates(x, indices=list(self.levels), intermediates_only=True))
+        if self.head:
+            feats[-1] = self.net.bn2(self.net.conv_head(feats[-1]))
+        return feats
+
+
+def paper_encoder(name: str, weights: str | Path | None = None) -> TimmEncoder:
+    """The Table VI encoder ``name`` (a key of :data:`PAPER_ENCODERS`) from timm; build it under
+    ``torch.device("meta")`` to read or count it without memory."""
+    if name not in PAPER_ENCODERS:
+        raise KeyError(f"Unknown Table VI encoder {name!r}; use one of {', '.join(PAPER_ENCODERS)}.")
+    spec = PAPER_ENCODERS[name]
+    return TimmEncoder(spec.model, spec.levels, spec.head, weights)
+
+
+def timm_pyramid(name: str) -> tuple[tuple[int, ...], int, tuple[int, int]]:
+    """(channels per level, first stride, counting size) of the Table VI encoder ``name``, read from timm (built
+    on the meta device, random weights). Raises when the levels are not each twice as coarse as the last."""
+    with torch.device("meta"):
+        enc = paper_encoder(name)
+    r = enc.reductions
+    if any(b != 2 * a for a, b in zip(r, r[1:])):
+        raise ValueError(f"{name}: feature strides {r} are not each twice the last.")
+    return enc.channels, r[0], PAPER_ENCODERS[name].size
 
 
 class OnPyramid(nn.Module):
@@ -91,6 +188,34 @@ def table_vi_decoder(row: str) -> tuple[nn.Module, tuple[int, int, int, int]]:
     pyramid, factory = TABLE_VI[row]
     channels, first_stride, size = PYRAMIDS[pyramid]
     return OnPyramid(factory(channels), channels, first_stride), (1, 3, *size)
+
+
+def table_vi_network(row: str, weights: str | Path | None = None) -> tuple["EncoderDecoder", tuple[int, int, int, int]]:
+    """Table VI row -> (the whole network: the paper's timm encoder (:func:`paper_encoder`, random weights unless
+    ``weights``) and the row's decoder, input shape (1, 3, H, W) it is counted at). ``network.decoder`` is the
+    decoder :func:`table_vi_decoder` counts alone. Build it under ``torch.device("meta")`` to count it."""
+    if row not in TABLE_VI:
+        raise KeyError(f"Table VI row {row!r} is not built here; built rows: {', '.join(TABLE_VI)}.")
+    pyramid, factory = TABLE_VI[row]
+    enc = paper_encoder(pyramid, weights)
+    lifted = row.startswith("SL-")
+    return EncoderDecoder(enc, factory(enc.channels), lifted, divisor=enc.reductions[-1]), \
+        (1, 3, *PAPER_ENCODERS[pyramid].size)
+
+
+#: Table VI rows not built here -> why. Each is `not testable here` on the complexity page.
+TABLE_VI_NOT_BUILT = {
+    **{row: ("the decoder of another paper (HSNet: Zhang et al. 2022; CASCADE: Rahman & Marculescu 2023; EMCAD: "
+             "Rahman et al. 2024), whose layers Spatial Lifting does not restate; not implemented in this book")
+       for row in ("HSNet", "EMCAD", "CASCADE")},
+    **{row: ("the lifted adaptation of that decoder: the paper gives its widths [16, 32, 64, 128] and lifted depths "
+             "[8, 4, 2, 1] but says only that 'adaptation of the original architectures was required' (Sec. IV-C)")
+       for row in ("SL-EMCAD", "SL-CASCADE")},
+    **{f"SL-UNet({cfg})": ("how PVTv2's four feature maps enter the lifted UNet: a UNet alone has 0.0295-0.0464 M "
+                           "parameters (Table II), so about 0.5 M of this decoder are layers the paper does not "
+                           "describe")
+       for cfg in ("5L, 1Res", "8L, 1Res", "5L, 2Res", "8L, 2Res")},
+}
 
 
 class SLFastDepthDecoder(nn.Module):
@@ -272,41 +397,65 @@ _DECODERS = {
     "midas": (MiDaSDecoder, False),
     "sl-midas": (SLMiDaSDecoder, True),
 }
-DEPTH_ENCODERS = ("small", "resnet18", "resnet50")
+
+#: Depth encoders from timm: the paper's two (:data:`PAPER_ENCODERS`) and a small member of each family for
+#: quick runs of the same code path (MobileNetV2 at width 0.5; ResNeXt-26 with ResNeXt-101's stage channels).
+TIMM_DEPTH_ENCODERS: dict[str, EncoderSpec] = {
+    "mobilenetv2": PAPER_ENCODERS["mobilenetv2"],
+    "resnext101": PAPER_ENCODERS["resnext101"],
+    "mobilenetv2-050": EncoderSpec("mobilenetv2_050", (0, 1, 2, 3, 4), True, (224, 224)),
+    "resnext26": EncoderSpec("resnext26ts", (1, 2, 3, 4), False, (384, 384)),
+}
+DEPTH_ENCODERS = ("small", "resnet18", "resnet50", *TIMM_DEPTH_ENCODERS)
 
 
-def _encoder(name: str) -> nn.Module:
+def _encoder(name: str, weights: str | Path | None = None) -> nn.Module:
     if name == "small":
+        if weights is not None:
+            raise ValueError("The 'small' depth encoder has no pretrained weights; set encoder_weights=None.")
         return SmallEncoder()
     if name in ("resnet18", "resnet50"):
-        return ResNetEncoder(int(name[6:]))
+        if str(weights) == "hub":
+            raise ValueError(f"encoder_weights='hub' is for the timm encoders; give {name} a state_dict file.")
+        enc = ResNetEncoder(int(name[6:]))
+        return enc if weights is None else load_encoder_weights(enc, weights)
+    if name in TIMM_DEPTH_ENCODERS:
+        spec = TIMM_DEPTH_ENCODERS[name]
+        return TimmEncoder(spec.model, spec.levels, spec.head, weights)
     raise ValueError(f"Unknown depth encoder {name!r}; use one of {DEPTH_ENCODERS}.")
 
 
 def depth_network(decoder: str, encoder: str = "small", encoder_weights: str | Path | None = None,
                   output_bias: float = 0.0, m: int = 16, **decoder_kwargs) -> EncoderDecoder:
-    """An encoder (``small``: :class:`~densepred.spatial_lifting.depth_decoders.SmallEncoder`; ``resnet18``/``resnet50``:
-    :class:`~densepred.models.resnet_unet.ResNetEncoder`, pretrained weights loaded from ``encoder_weights`` when
-    given) and a Table VI decoder (``fastdepth``, ``sl-fastdepth``, ``midas``, ``sl-midas``) at full resolution.
+    """An encoder and a Table VI decoder (``fastdepth``, ``sl-fastdepth``, ``midas``, ``sl-midas``) at full
+    resolution.
+
+    Encoders: ``small`` (:class:`~densepred.spatial_lifting.depth_decoders.SmallEncoder`, from scratch);
+    ``resnet18``/``resnet50`` (:class:`~densepred.models.resnet_unet.ResNetEncoder`, a torchvision-style
+    state_dict from ``encoder_weights`` when given); the timm encoders of :data:`TIMM_DEPTH_ENCODERS` (the
+    paper's ``mobilenetv2`` for FastDepth and ``resnext101`` for MiDaS, small ``mobilenetv2-050`` and
+    ``resnext26``), whose ``encoder_weights`` is a weights file, ``"hub"`` (timm's, downloaded) or ``None``.
 
     Default widths: FastDepth (64, 32, 24, 16, 16), SL-FastDepth (16, 8, 8, 8, 8) (cut to the encoder's number
-    of levels), MiDaS 256 features, SL-MiDaS 16; ``decoder_kwargs`` override them.
+    of levels), MiDaS 256 features, SL-MiDaS 16; ``decoder_kwargs`` override them. The FastDepth pair needs an
+    encoder whose first level is at 1/2; MiDaS up-samples its head by half the first level's stride.
     """
     if decoder not in _DECODERS:
         raise ValueError(f"Unknown depth decoder {decoder!r}; use one of {sorted(_DECODERS)}.")
-    enc = _encoder(encoder)
-    if encoder_weights is not None:
-        load_encoder_weights(enc, encoder_weights)
+    enc = _encoder(encoder, encoder_weights)
     chans = tuple(enc.channels if hasattr(enc, "channels") else enc.num_ch_enc)
+    reductions = tuple(getattr(enc, "reductions", (2 ** (i + 1) for i in range(len(chans)))))
     cls, lifted = _DECODERS[decoder]
     kw = dict(decoder_kwargs)
+    if decoder in ("fastdepth", "sl-fastdepth") and reductions[0] != 2:
+        raise ValueError(f"The {decoder} decoder needs an encoder whose first level is at 1/2; {encoder}'s is at "
+                         f"1/{reductions[0]} (pair FastDepth with mobilenetv2, MiDaS with resnext101).")
     if decoder == "fastdepth":
         kw.setdefault("channels", (64, 32, 24, 16, 16)[: len(chans)])
     elif decoder == "sl-fastdepth":
         kw.setdefault("channels", (16, 8, 8, 8, 8)[: len(chans)])
     else:
-        kw.setdefault("head_up", 1)  # both encoders start at 1/2: fusion ends at full resolution
+        kw.setdefault("head_up", reductions[0] // 2)  # MiDaS's fusion ends at 2x the first level's resolution
     if lifted:
         kw["m"] = m
-    divisor = 2 ** len(chans)  # every encoder here halves the resolution once per level
-    return EncoderDecoder(enc, cls(chans, **kw), lifted, output_bias, divisor)
+    return EncoderDecoder(enc, cls(chans, **kw), lifted, output_bias, divisor=reductions[-1])
