@@ -223,3 +223,21 @@ def test_video_pretrainings_register_as_fine_tuning_initialisations():
     assert run.init == "depth-lidar" and {V.__name__, S.__name__} <= set(E._modules(run))
     model, _ = E.finetune(run, 0)
     assert model.num_outputs == E.NUM_CLASSES
+
+
+def test_video_pretraining_rows_floor_and_preconditions():
+    from densepred.depth_pretraining import video_init as V
+
+    train = TrainConfig(epochs=2, optimizer="adam", lr=1e-4, weight_decay=0.0, device="cpu", monitor="val_abs_rel",
+                        mode="min", patience=1)
+    inits = {"depth-video": V.VideoInit("depth-video", tiny_spec(train=train)),
+             "depth-lidar": V.VideoInit("depth-lidar", tiny_spec(kind="supervised"))}
+    rows = V.pretraining_rows(inits, [0])
+    assert [r["seed"] for r in rows] == [0, "-", 0, "-"] and rows[1]["AbsRel"] == V.floor(inits["depth-video"].video)["abs_rel"]
+    assert rows[0]["AbsRel"] == S.video_depth_run(inits["depth-video"].video, 0).metrics["val_abs_rel"]
+    # no patience: never a plateau; with patience: the rule read back on the validation curve
+    assert not V.plateau_precondition("lidar", inits["depth-lidar"], [0]).passed
+    curve = [e["val_abs_rel"] for e in S.video_depth_run(inits["depth-video"].video, 0).curves["epochs"]]
+    assert V.plateau_precondition("video", inits["depth-video"], [0]).passed == (curve[-1] >= curve[0])
+    pre = V.beats_floor("video", inits["depth-video"], [0], margin=10.0)
+    assert len(pre) == 2 and not pre[0].passed  # nothing clears a floor by 10 AbsRel

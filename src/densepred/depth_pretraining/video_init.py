@@ -19,7 +19,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .. import evidence, plateau
 from ..engine import TrainConfig
+from ..metrics import median_depth
 from . import experiments, selfsup
 
 #: Registered name -> the video spec's kind.
@@ -78,4 +80,56 @@ for _name in KINDS:
     experiments.register_initialisation(_name, _factory(_name), _load, module=(__name__, selfsup.__name__),
                                         label=LABELS[_name])
 
-__all__ = ["KINDS", "LABELS", "VideoInit", "video_spec"]
+
+
+def floor(spec: selfsup.VideoDepthSpec) -> dict[str, float]:
+    """The constant-depth floor on ``spec``'s validation clips under its own protocol: median-scaled for the
+    self-supervised kind (each image at its own median depth); for the supervised kind the training clips'
+    median depth (:func:`densepred.metrics.median_depth`)."""
+    val = selfsup.video_split(spec, "val")
+    if spec.kind == "selfsup":
+        return selfsup.constant_depth_floor(val, median_scaling=True)
+    return selfsup.constant_depth_floor(val, median_scaling=False, value=median_depth(selfsup.video_split(spec)))
+
+
+def pretraining_rows(inits: dict, seeds) -> list[dict]:
+    """One row per (initialisation, seed) of ``inits`` (``{name: VideoInit}``): the kept epoch's validation
+    AbsRel and delta1, epochs run and the best epoch, beside one row per initialisation for the constant floor."""
+    rows = []
+    for name, init in inits.items():
+        for s in seeds:
+            m = selfsup.video_depth_run(init.video, s).metrics
+            rows.append({"pre-training": LABELS[name], "seed": s, "AbsRel": m.get("val_abs_rel"),
+                         "delta1": m.get("val_delta1"), "epochs": m.get("epochs"), "best epoch": m.get("best_epoch")})
+        f = floor(init.video)
+        rows.append({"pre-training": f"constant depth ({'median-scaled' if init.video.kind == 'selfsup' else 'training median'})",
+                     "seed": "-", "AbsRel": f["abs_rel"], "delta1": f["delta1"], "epochs": None, "best epoch": None})
+    return rows
+
+
+def plateau_precondition(name: str, init: VideoInit, seeds) -> evidence.Precondition:
+    """"``name`` trained to a plateau": every seed's validation AbsRel curve meets
+    :func:`densepred.plateau.metric_plateau` with the spec's patience (a run without patience never passes)."""
+    t = init.video.train
+    if t.patience is None:
+        return plateau.precondition(name, {s: [] for s in seeds}, lambda c: (False, "no patience rule"), "no rule")
+    curves = {s: [-e["val_abs_rel"] for e in selfsup.video_depth_run(init.video, s).curves["epochs"]] for s in seeds}
+    return plateau.precondition(name, curves, lambda c: plateau.metric_plateau(c, t.patience),
+                                f"no new best validation AbsRel in the last {t.patience} epochs")
+
+
+def beats_floor(name: str, init: VideoInit, seeds, margin: float | None = None) -> list[evidence.Precondition]:
+    """The pre-training's validation AbsRel below the constant floor's by ``margin`` on every seed and on average
+    (:func:`densepred.evidence.beats_baseline`; default: the chapter's depth margin,
+    :data:`densepred.depth_pretraining.pretraining.ABSREL_MARGIN`)."""
+    from .pretraining import ABSREL_MARGIN
+
+    margin = ABSREL_MARGIN if margin is None else margin
+    f = floor(init.video)
+    values = {s: selfsup.video_depth_run(init.video, s).metrics["val_abs_rel"] for s in seeds}
+    return evidence.beats_baseline(name, values, evidence.Baseline("constant depth", f["abs_rel"], margin),
+                                   higher_is_better=False)
+
+
+__all__ = ["KINDS", "LABELS", "VideoInit", "video_spec", "floor", "pretraining_rows", "plateau_precondition",
+           "beats_floor"]
