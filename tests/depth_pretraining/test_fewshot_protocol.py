@@ -151,6 +151,7 @@ def test_fine_tuning_keeps_its_best_validation_epoch_and_reads_the_plateau_back(
     # the validation images are held out: split "val", not the training or test images
     val, train = E.val_split(run), E.run_split(run)
     assert len(val) == 2 and not torch.equal(val[0]["image"], train[0]["image"])
+    assert E.shared_images(val, train) == 0 and E.shared_images(train, train) == 2
     test = E.street_split("test", 2, SIZE)
     results, curves = E.few_shot_experiment({"none": run}, test, [0], 2)
     row = results.iloc[0]

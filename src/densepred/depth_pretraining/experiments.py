@@ -148,6 +148,13 @@ def run_split(run: "FewShotRun", data_root=None):
     return street_split("train", run.n_train, run.size, run.data_seed, run.dataset, data_root, run.flip)
 
 
+def shared_images(a, b) -> int:
+    """How many images of split ``a`` also occur (exactly, pixel for pixel) in split ``b`` (e.g. validation vs
+    training or test images: 0 by construction)."""
+    seen = {bytes(item["image"].numpy().tobytes()) for item in (b[i] for i in range(len(b)))}
+    return sum(bytes(a[i]["image"].numpy().tobytes()) in seen for i in range(len(a)))
+
+
 def val_split(run: "FewShotRun", data_root=None):
     """``run.val_images`` held-out labelled images (split "val"; never the test images the pages score on)."""
     return street_split("val", run.val_images, run.size, run.data_seed, run.dataset, data_root)
