@@ -138,3 +138,44 @@ def test_kitti_few_shot_split_flips_and_fingerprinted_runs(tmp_path):
     (other / "data_semantics" / "training" / "image_2" / "000003_10.png").write_bytes(b"0" * 10_000)
     with pytest.raises(Exception):
         E.finetune(run, 0, data_root=other)
+
+
+def test_fine_tuning_keeps_its_best_validation_epoch_and_reads_the_plateau_back():
+    cfg = E.finetune_config(1e-3, epochs=3, patience=1)
+    assert cfg.monitor == E.MONITOR and cfg.mode == "max" and cfg.patience == 1
+    with pytest.raises(ValueError, match="patience"):
+        E.finetune_config(1e-3, epochs=3, patience=0)
+    with pytest.raises(ValueError, match="val_images"):
+        E.FewShotRun(None, n_train=2, size=SIZE, train=cfg)
+    run = E.FewShotRun(None, n_train=2, size=SIZE, batch_size=2, train=cfg, val_images=2)
+    # the validation images are held out: split "val", not the training or test images
+    val, train = E.val_split(run), E.run_split(run)
+    assert len(val) == 2 and not torch.equal(val[0]["image"], train[0]["image"])
+    assert E.shared_images(val, train) == 0 and E.shared_images(train, train) == 2
+    test = E.street_split("test", 2, SIZE)
+    results, curves = E.few_shot_experiment({"none": run}, test, [0], 2)
+    row = results.iloc[0]
+    assert E.MONITOR in curves and 1 <= row["best epoch"] <= row["epochs"] <= 3
+    # the kept network is the best epoch's: its validation mIoU is the curve's best
+    model, cur = E.finetune(run, 0)
+    best = max(e[E.MONITOR] for e in cur["epochs"])
+    assert 100 * E.evaluate(model, E.make_loader(val, 2))["miou"] == pytest.approx(best)
+    p = E.plateau_precondition("none", curves, 1, init="none")
+    assert "validation mIoU" in p.detail
+    if row["best epoch"] < row["epochs"]:  # stopped or ran on without a new best: a plateau by construction
+        assert p.passed
+    with pytest.raises(ValueError, match="val_miou"):
+        E.plateau_precondition("x", curves.drop(columns=[E.MONITOR]), 1)
+
+
+def test_steps_to_fraction_on_the_best_or_the_last_quarter():
+    ep = [{"step": 4 * (i + 1), "v": v} for i, v in enumerate([10, 50, 85, 100, 90, 90, 90, 90])]
+    assert E.steps_to_fraction(ep, 0.9, "v", "best") == 16   # 90 of the best 100
+    assert E.steps_to_fraction(ep, 0.9, "v") == 12           # 81 of the last quarter's 90
+    with pytest.raises(ValueError, match="final"):
+        E.steps_to_fraction(ep, 0.9, "v", "median")
+    assert E.rule_text(None).startswith("training loss") and "3 epochs" in E.rule_text(3)
+    # the rule's margin: a gain of less than PLATEAU_MIN_DELTA points in the last epochs is a plateau
+    c = pd.DataFrame([{"init": "a", "seed": 0, "epoch": i + 1, E.MONITOR: v}
+                      for i, v in enumerate([10, 20, 22, 22 + E.PLATEAU_MIN_DELTA / 2])])
+    assert E.plateau_precondition("a", c, 1).passed and not E.plateau_precondition("a", c, 2).passed

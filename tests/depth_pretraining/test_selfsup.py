@@ -195,3 +195,49 @@ def test_init_from_a_classification_encoder():
     assert torch.equal(net.pose.encoder.layer4[1].bn2.running_var, enc["layer4.1.bn2.running_var"])
     with pytest.raises(ValueError, match="classification PretrainSpec"):
         tiny_spec(init=PretrainSpec(kind="depth-rand"))
+
+
+def test_video_runs_with_patience_keep_their_best_validation_epoch():
+    train = TrainConfig(epochs=3, optimizer="adam", lr=1e-4, weight_decay=0.0, device="cpu", monitor="val_abs_rel",
+                        mode="min", patience=1)
+    run = S.video_depth_run(tiny_spec(kind="supervised", train=train), 0)
+    curve = [e["val_abs_rel"] for e in run.curves["epochs"]]
+    best = min(range(len(curve)), key=lambda i: (curve[i], i))
+    assert run.metrics["best_epoch"] == best + 1 and run.metrics["val_abs_rel"] == pytest.approx(curve[best])
+
+
+def test_video_pretrainings_register_as_fine_tuning_initialisations():
+    from densepred.depth_pretraining import experiments as E
+    from densepred.depth_pretraining import video_init as V
+
+    assert {"depth-video", "depth-lidar"} <= set(E._INITIALISATIONS)
+    spec = V.video_spec("selfsup", video_epochs=30, video_patience=4, video_clips=64)
+    assert (spec.train.epochs, spec.train.patience, spec.train.monitor, spec.n_clips) == (30, 4, "val_abs_rel", 64)
+    assert spec.train.scheduler is None and V.video_spec("supervised").train == S.cpu_spec("supervised").train
+    made = E.standard_specs(18, SIZE, kinds=("depth-video", "depth-lidar"), video_patience=2)
+    assert made["depth-video"].video.kind == "selfsup" and made["depth-lidar"].video.kind == "supervised"
+    with pytest.raises(ValueError, match="kind"):
+        V.VideoInit("depth-video", tiny_spec(kind="supervised"))
+    init = V.VideoInit("depth-lidar", tiny_spec(kind="supervised"))
+    run = E.FewShotRun(init, n_train=2, size=SIZE, batch_size=2, train=E.finetune_config(1e-3, max_steps=1))
+    assert run.init == "depth-lidar" and {V.__name__, S.__name__} <= set(E._modules(run))
+    model, _ = E.finetune(run, 0)
+    assert model.num_outputs == E.NUM_CLASSES
+
+
+def test_video_pretraining_rows_floor_and_preconditions():
+    from densepred.depth_pretraining import video_init as V
+
+    train = TrainConfig(epochs=2, optimizer="adam", lr=1e-4, weight_decay=0.0, device="cpu", monitor="val_abs_rel",
+                        mode="min", patience=1)
+    inits = {"depth-video": V.VideoInit("depth-video", tiny_spec(train=train)),
+             "depth-lidar": V.VideoInit("depth-lidar", tiny_spec(kind="supervised"))}
+    rows = V.pretraining_rows(inits, [0])
+    assert [r["seed"] for r in rows] == [0, "-", 0, "-"] and rows[1]["AbsRel"] == V.floor(inits["depth-video"].video)["abs_rel"]
+    assert rows[0]["AbsRel"] == S.video_depth_run(inits["depth-video"].video, 0).metrics["val_abs_rel"]
+    # no patience: never a plateau; with patience: the rule read back on the validation curve
+    assert not V.plateau_precondition("lidar", inits["depth-lidar"], [0]).passed
+    curve = [e["val_abs_rel"] for e in S.video_depth_run(inits["depth-video"].video, 0).curves["epochs"]]
+    assert V.plateau_precondition("video", inits["depth-video"], [0]).passed == (curve[-1] >= curve[0])
+    pre = V.beats_floor("video", inits["depth-video"], [0], margin=10.0)
+    assert len(pre) == 2 and not pre[0].passed  # nothing clears a floor by 10 AbsRel

@@ -15,9 +15,15 @@ Data: ``FewShotRun.dataset`` is ``synth-street`` (cpu) or a real set with its ow
 on their split's fingerprint (:func:`densepred.engine.cached_run` ``data=``). ``flip``: random horizontal flips,
 the paper's only augmentation.
 
-Plateau: a fine-tuning has no validation split (16 labelled images, a fixed schedule, as the paper); it counts
-as trained to a plateau when its per-epoch training loss meets :func:`densepred.plateau.loss_plateau` (the
-last quarter's mean fell by less than 5% from the quarter before) on every seed (:func:`plateau_precondition`).
+Plateau. With ``FewShotRun.val_images`` > 0 (the cpu profile) a fine-tuning scores that many held-out labelled
+images (split "val", never the test images) after every epoch, keeps its best epoch by validation mIoU and stops
+after ``train.patience`` epochs without a new best (the engine's early-stopping rule, as the masksup chapter);
+it has reached its plateau when no validation mIoU of its last ``patience`` epochs beat the best before them by
+more than :data:`PLATEAU_MIN_DELTA` points (:func:`densepred.plateau.metric_plateau`; by construction when it
+stopped early). Without a validation split
+(the paper's fixed schedule, the gpu profile) the rule is the training loss's
+(:func:`densepred.plateau.loss_plateau`: the last quarter's mean fell by less than 5% from the quarter before).
+:func:`plateau_precondition` requires the rule of every seed.
 
 More initialisations (e.g. the self-supervised-from-video depth network of Table 2) plug in with one call,
 :func:`register_initialisation`; :func:`standard_specs` then accepts their names in ``kinds``.
@@ -53,18 +59,34 @@ INIT_LABELS = {"none": "None", "classification": "Classification (ImageNet stand
 #: Stated before the cpu re-run: 5 points, about three times the majority predictor's own mIoU (1.6-1.8).
 MIOU_MARGIN = 5.0
 PACC_MARGIN = 5.0
-#: Fig. 2's "trains faster": optimiser steps until the training pixel accuracy first reaches this fraction of
-#: its final value.
+#: Fig. 2's "trains faster": optimiser steps until the per-epoch accuracy first reaches this fraction of its final
+#: value (with a validation split: the validation mIoU and the best epoch's value, the network that is kept;
+#: without: the training pixel accuracy and the mean of its last quarter of epochs).
 FASTER_FRACTION = 0.9
+#: The per-epoch validation metric the fine-tunings select on (mIoU in %, higher is better).
+MONITOR = "val_miou"
+#: The fine-tunings' plateau rule: no validation mIoU of the last ``patience`` epochs beats the best before them by
+#: more than this many points. Stated from one probe before the cpu re-run (random init, cosine over 60 epochs:
+#: +1.1 points over epochs 33-40, +0.0 over 53-60): under a cosine decay the engine keeps finding new bests of a
+#: few hundredths of a point until the rate reaches 0, which a rule with no margin would read as still learning.
+PLATEAU_MIN_DELTA = 0.5
 
 
 def finetune_config(lr: float = 5e-4, epochs: int | None = None, max_steps: int | None = None,
-                    device: str = "cpu", optimizer: str = "adamw") -> TrainConfig:
-    """The fine-tuning schedule: ``optimizer`` without weight decay, cosine decay to 0 over the run, no
-    clipping. The paper (official KITTI code): Adam, lr 1e-5, cosine decay (the gpu profile); the cpu budget
-    allows about a hundred steps, hence AdamW at 1e-3 there."""
+                    device: str = "cpu", optimizer: str = "adamw", patience: int | None = None) -> TrainConfig:
+    """The fine-tuning schedule: ``optimizer`` without weight decay, cosine decay to 0 over the run (``epochs``
+    or ``max_steps``: the most it may run), no clipping. The paper (official KITTI code): Adam, lr 1e-5, cosine
+    decay (the gpu profile); the cpu budget allows a few hundred steps, hence AdamW at 1e-3 there.
+
+    ``patience``: keep the best epoch by validation mIoU (:data:`MONITOR`; the run needs ``val_images``) and stop
+    after ``patience`` epochs without a new best (the chapter's plateau rule)."""
+    if patience is not None and int(patience) < 1:
+        raise ValueError(f"finetune_config(patience={patience!r}): an int >= 1 (epochs without a new best "
+                         "validation mIoU) or None (the fixed schedule).")
     return TrainConfig(epochs=epochs, max_steps=max_steps, optimizer=optimizer, lr=lr, weight_decay=0.0,
-                       scheduler="cosine", clip=None, device=device)
+                       scheduler="cosine", clip=None, device=device,
+                       monitor=None if patience is None else MONITOR, mode="max",
+                       patience=None if patience is None else int(patience))
 
 
 @dataclass(frozen=True)
@@ -89,12 +111,16 @@ class FewShotRun:
     train: TrainConfig = TrainConfig(max_steps=120, lr=1e-3, weight_decay=0.0, scheduler="cosine", device="cpu")
     dataset: str = "synth-street"
     flip: bool = False
+    val_images: int = 0
 
     def __post_init__(self) -> None:
         if self.regime not in ("all", "frozen"):
             raise ValueError(f"FewShotRun(regime={self.regime!r}): use 'all' or 'frozen'.")
         if self.keep not in ("all", "encoder"):
             raise ValueError(f"FewShotRun(keep={self.keep!r}): use 'all' or 'encoder'.")
+        if self.train.monitor is not None and self.val_images < 1:
+            raise ValueError(f"FewShotRun: train.monitor={self.train.monitor!r} needs val_images >= 1 held-out "
+                             "images; set val_images (notebook: finetune_val_images) or drop the patience.")
         object.__setattr__(self, "size", tuple(int(s) for s in self.size))
 
     @property
@@ -122,6 +148,18 @@ def run_split(run: "FewShotRun", data_root=None):
     return street_split("train", run.n_train, run.size, run.data_seed, run.dataset, data_root, run.flip)
 
 
+def shared_images(a, b) -> int:
+    """How many images of split ``a`` also occur (exactly, pixel for pixel) in split ``b`` (e.g. validation vs
+    training or test images: 0 by construction)."""
+    seen = {bytes(item["image"].numpy().tobytes()) for item in (b[i] for i in range(len(b)))}
+    return sum(bytes(a[i]["image"].numpy().tobytes()) in seen for i in range(len(a)))
+
+
+def val_split(run: "FewShotRun", data_root=None):
+    """``run.val_images`` held-out labelled images (split "val"; never the test images the pages score on)."""
+    return street_split("val", run.val_images, run.size, run.data_seed, run.dataset, data_root)
+
+
 # --- more initialisations ----------------------------------------------------------------------------------------
 # Table 2's self-supervised-from-video depth network (and the supervised-on-video one) come from another module;
 # it registers itself here with one call and the pages then name it in ``kinds``:
@@ -131,12 +169,13 @@ _INITIALISATIONS: dict[str, tuple[Any, Any, str]] = {}
 _LOADERS: dict[type, tuple[Any, str]] = {}
 
 
-def register_initialisation(name: str, spec_factory, load, module: str, label: str | None = None) -> None:
+def register_initialisation(name: str, spec_factory, load, module: str | Iterable[str],
+                            label: str | None = None) -> None:
     """Add initialisation ``name``: ``spec_factory(**standard_specs' keywords) -> spec`` (a frozen dataclass:
     the run-cache key of the fine-tunings that start from it, with a ``kind`` attribute), ``load(spec, seed) ->
     nn.Module`` (a depth :class:`ResNetUNet` or a :class:`ClassificationNet`, trained or read from the run cache)
-    and ``module``, whose code enters the fine-tunings' run-cache key."""
-    _INITIALISATIONS[name] = (spec_factory, load, module)
+    and ``module`` (one module name or several), whose code enters the fine-tunings' run-cache key."""
+    _INITIALISATIONS[name] = (spec_factory, load, (module,) if isinstance(module, str) else tuple(module))
     INIT_LABELS.setdefault(name, label or name)
 
 
@@ -153,7 +192,7 @@ def _load_pretrained(spec, seed: int):
 
 
 def _modules(run: "FewShotRun") -> list[str]:
-    extra = [m for name, (_, _, m) in _INITIALISATIONS.items() if run.init == name]
+    extra = [m for name, (_, _, mods) in _INITIALISATIONS.items() if run.init == name for m in mods]
     return [__name__] + extra
 
 
@@ -196,16 +235,27 @@ def _train(run: FewShotRun, seed: int, checkpoint_dir: Path, data_root=None) -> 
     model = initialise(_load_pretrained(run.pretrain, seed), run.resnet, keep=run.keep, seed=seed)
     params = freeze_encoder(model) if run.regime == "frozen" else None
     loader = make_loader(run_split(run, data_root), run.batch_size, shuffle=True, seed=seed)
-    result = fit(model, loader, segmentation_step, run.train, seed=seed, params=params,
+    evaluate = None
+    if run.val_images:
+        val = make_loader(val_split(run, data_root), run.batch_size)
+
+        def evaluate(m):
+            score = _evaluate(m, val, device=str(next(m.parameters()).device))
+            return {MONITOR: 100 * score["miou"], "val_pacc": 100 * score["pacc"]}
+    result = fit(model, loader, segmentation_step, run.train, seed=seed, params=params, evaluate=evaluate,
                  checkpoint_dir=checkpoint_dir / "fit", desc=f"fine-tune {run.init}/{run.regime} s{seed}")
-    return RunOutput(model.state_dict(), {"final_loss": result.epochs[-1]["train_loss"]}, result.curves)
+    state = result.best.model if result.best is not None else model.state_dict()
+    metrics = {"final_loss": result.epochs[-1]["train_loss"], "epochs": len(result.epochs),
+               "best_epoch": result.best.epoch if result.best is not None else len(result.epochs),
+               "stopped_early": bool(result.stopped_early)}
+    return RunOutput(state, metrics, result.curves)
 
 
 def finetune(run: FewShotRun, seed: int = 0, data_root=None) -> tuple[ResNetUNet, dict[str, Any]]:
     """The fine-tuned network of ``run`` and ``seed`` from the run cache (trained on a miss) and its curves
     (``{"steps": [...], "epochs": [...]}`` as :attr:`densepred.engine.FitResult.curves`)."""
-    cached = cached_run(PROTOCOL, run, seed, _modules(run), partial(_train, data_root=data_root),
-                        data=[run_split(run, data_root)])
+    data = [run_split(run, data_root)] + ([val_split(run, data_root)] if run.val_images else [])
+    cached = cached_run(PROTOCOL, run, seed, _modules(run), partial(_train, data_root=data_root), data=data)
     model = ResNetUNet(run.resnet, task="segmentation", num_classes=NUM_CLASSES)
     model.load_state_dict(cached.state)
     return model.eval(), cached.curves
@@ -214,7 +264,20 @@ def finetune(run: FewShotRun, seed: int = 0, data_root=None) -> tuple[ResNetUNet
 @torch.no_grad()
 def evaluate(model: ResNetUNet, loader, num_classes: int = NUM_CLASSES, device: str = "cpu") -> dict[str, Any]:
     """mIoU (classes present in targets or predictions) and pixel accuracy over the batches of ``loader``."""
+    return _evaluate(model, loader, num_classes, device)
+
+
+def _evaluate(model, loader, num_classes: int = NUM_CLASSES, device: str = "cpu") -> dict[str, Any]:
+    was_training = model.training
     model.to(device).eval()
+    try:
+        return _confusion_scores(model, loader, num_classes, device)
+    finally:
+        model.train(was_training)
+
+
+@torch.no_grad()
+def _confusion_scores(model, loader, num_classes: int, device: str) -> dict[str, Any]:
     cm = torch.zeros(num_classes, num_classes, dtype=torch.long)
     for batch in loader:
         pred = model(batch["image"].to(device)).argmax(1).cpu()
@@ -249,25 +312,49 @@ def majority_of_pool(n: int | None, test_set, size=(64, 128), dataset: str = "sy
     return majority(train, test_set, batch_size, metric, name=f"majority class (n={len(train)})")
 
 
-def plateau_precondition(name: str, curves: pd.DataFrame, **where: Any) -> evidence.Precondition:
-    """"``name`` trained to a plateau": every seed's per-epoch training loss (rows of ``curves`` as
-    :func:`few_shot_experiment` returns them, filtered by ``where``) meets :func:`densepred.plateau.loss_plateau`
-    (last quarter's mean fell by less than 5% from the quarter before)."""
+def rule_text(patience: int | None) -> str:
+    """The fine-tunings' plateau rule in words (``patience`` ``None``: the training-loss rule)."""
+    if patience is None:
+        return f"training loss fell < {100 * plateau.LOSS_TOL:g}% over the last quarter of epochs"
+    return (f"no validation mIoU of the last {int(patience)} epochs beat the best before them by more than "
+            f"{PLATEAU_MIN_DELTA:g} points")
+
+
+def plateau_precondition(name: str, curves: pd.DataFrame, patience: int | None = None, **where: Any
+                         ) -> evidence.Precondition:
+    """"``name`` trained to a plateau" over the rows of ``curves`` (as :func:`few_shot_experiment` returns them)
+    filtered by ``where``: with ``patience``, every seed's validation mIoU (column ``val_miou``) meets
+    :func:`densepred.plateau.metric_plateau` (no gain over the best before its last ``patience`` epochs of more
+    than :data:`PLATEAU_MIN_DELTA` points); without, every
+    seed's training loss meets :func:`densepred.plateau.loss_plateau`."""
     c = curves
     for k, v in where.items():
         c = c[c[k] == v]
-    per = {int(s): list(g.sort_values("epoch")["loss"]) for s, g in c.groupby("seed")}
-    return plateau.precondition(name, per, plateau.loss_plateau,
-                                f"training loss fell < {100 * plateau.LOSS_TOL:g}% over the last quarter of epochs")
+    if patience is None:
+        per = {int(s): list(g.sort_values("epoch")["loss"]) for s, g in c.groupby("seed")}
+        return plateau.precondition(name, per, plateau.loss_plateau, rule_text(None))
+    if MONITOR not in c or c[MONITOR].isna().any():
+        raise ValueError(f"plateau_precondition({name!r}, patience={patience}): the curves have no {MONITOR!r} for "
+                         "every epoch; fine-tune with val_images (notebook: finetune_val_images) or pass patience=None.")
+    per = {int(s): list(g.sort_values("epoch")[MONITOR]) for s, g in c.groupby("seed")}
+    return plateau.precondition(name, per, lambda v: plateau.metric_plateau(v, int(patience), PLATEAU_MIN_DELTA),
+                                rule_text(patience))
 
 
-def steps_to_fraction(epochs: list[dict], fraction: float = 0.9, key: str = "train_acc") -> int:
-    """Optimiser steps until the per-epoch mean of ``key`` first reaches ``fraction`` of its final value
-    (the "trains faster" measure of Fig. 2); the final value is the mean of the last quarter of epochs, so one
-    noisy last epoch does not move the target."""
-    w = max(1, len(epochs) // 4)
-    final = sum(e[key] for e in epochs[-w:]) / w
-    return next(e["step"] for e in epochs if e[key] >= fraction * final)
+def steps_to_fraction(epochs: list[dict], fraction: float = 0.9, key: str = "train_acc", final: str = "last-quarter"
+                      ) -> int:
+    """Optimiser steps until the per-epoch ``key`` first reaches ``fraction`` of its final value (the "trains
+    faster" measure of Fig. 2). ``final="last-quarter"``: the mean of the last quarter of epochs, so one noisy
+    last epoch does not move the target; ``"best"``: the best epoch's value (the network kept by the validation
+    rule)."""
+    if final not in ("last-quarter", "best"):
+        raise ValueError(f"steps_to_fraction(final={final!r}): use 'last-quarter' or 'best'.")
+    if final == "best":
+        target = max(e[key] for e in epochs)
+    else:
+        w = max(1, len(epochs) // 4)
+        target = sum(e[key] for e in epochs[-w:]) / w
+    return next(e["step"] for e in epochs if e[key] >= fraction * target)
 
 
 
@@ -277,8 +364,10 @@ def few_shot_experiment(runs: Mapping[str, FewShotRun], test_set, seeds: Iterabl
                         ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Fine-tune (or load) every run for every seed and score it on ``test_set`` (streamed).
 
-    Returns (results: one row per (name, seed) with ``mIoU``/``P.Acc`` in %, ``steps_to_<fraction>`` and
-    ``regime``; curves: one row per epoch with ``step``, ``loss`` and ``acc`` in %).
+    Returns (results: one row per (name, seed) with ``mIoU``/``P.Acc`` in %, ``steps_to_<fraction>``
+    (:func:`steps_to_fraction`: on the validation mIoU up to its best epoch when the run has a validation split,
+    else on the training pixel accuracy), ``epochs``, ``best epoch`` and ``regime``; curves: one row per epoch
+    with ``step``, ``loss``, ``acc`` in % and, with a validation split, ``val_miou`` in %).
     """
     rows, curves = [], []
     loader = make_loader(test_set, batch_size)
@@ -287,10 +376,16 @@ def few_shot_experiment(runs: Mapping[str, FewShotRun], test_set, seeds: Iterabl
             model, cur = finetune(run, seed, data_root)
             score = evaluate(model, loader, device=device)
             base = {"init": name, "regime": run.regime, "seed": seed, **(tag or {})}
+            val = bool(run.val_images)
+            steps = (steps_to_fraction(cur["epochs"], fraction, MONITOR, "best") if val
+                     else steps_to_fraction(cur["epochs"], fraction))
+            best = max(range(len(cur["epochs"])), key=lambda i: (cur["epochs"][i][MONITOR], -i)) if val else None
             rows.append({**base, "mIoU": 100 * score["miou"], "P.Acc": 100 * score["pacc"],
-                         f"steps_to_{fraction:g}": steps_to_fraction(cur["epochs"], fraction)})
+                         f"steps_to_{fraction:g}": steps, "epochs": len(cur["epochs"]),
+                         "best epoch": cur["epochs"][best]["epoch"] if val else len(cur["epochs"])})
             curves += [{**base, "epoch": e["epoch"], "step": e["step"], "loss": e["train_loss"],
-                        "acc": 100 * e["train_acc"]} for e in cur["epochs"]]
+                        "acc": 100 * e["train_acc"], **({MONITOR: e[MONITOR]} if val else {})}
+                       for e in cur["epochs"]]
     return pd.DataFrame(rows), pd.DataFrame(curves)
 
 
@@ -348,9 +443,13 @@ def summary(results: pd.DataFrame, by=("init", "regime")) -> pd.DataFrame:
     return out
 
 
-def plot_curves(curves: pd.DataFrame, metrics=("loss", "acc"), hue: str = "init", col: str = "regime"):
-    """Training curves (mean over seeds, against optimiser steps) per ``hue`` and ``col``; returns the figure."""
+def plot_curves(curves: pd.DataFrame, metrics=None, hue: str = "init", col: str = "regime"):
+    """Training curves (mean over seeds, against optimiser steps) per ``hue`` and ``col``; returns the figure.
+    ``metrics``: columns of ``curves`` (default: ``loss``, ``acc`` and, when present, ``val_miou``)."""
     import matplotlib.pyplot as plt
+
+    if metrics is None:
+        metrics = ("loss", "acc") + ((MONITOR,) if MONITOR in curves else ())
 
     cols = list(dict.fromkeys(curves[col]))
     fig, axes = plt.subplots(len(metrics), len(cols), figsize=(4.2 * len(cols), 3 * len(metrics)), squeeze=False)
@@ -363,7 +462,8 @@ def plot_curves(curves: pd.DataFrame, metrics=("loss", "acc"), hue: str = "init"
                 ax.plot(mean.index, mean.values, marker=".", label=INIT_LABELS.get(h, h))
             ax.set_title(f"{col} = {c}")
             ax.set_xlabel("optimiser step")
-            ax.set_ylabel({"loss": "training loss", "acc": "training pixel accuracy (%)"}.get(m, m))
+            ax.set_ylabel({"loss": "training loss", "acc": "training pixel accuracy (%)",
+                           MONITOR: "validation mIoU (%)"}.get(m, m))
     axes[0, 0].legend(fontsize=7)
     fig.tight_layout()
     return fig

@@ -382,10 +382,14 @@ def _train(spec: VideoDepthSpec, seed: int, checkpoint_dir: Path, data_root=None
 
     result = fit(model, loader, step, spec.train, seed=seed, evaluate=evaluate if val is not None else None,
                  checkpoint_dir=checkpoint_dir / "fit", desc=f"{spec.kind} video depth s{seed}")
-    metrics = {"final_loss": result.epochs[-1]["train_loss"], "seconds": result.seconds}
+    metrics = {"final_loss": result.epochs[-1]["train_loss"], "seconds": result.seconds, "epochs": len(result.epochs)}
+    # with ``train.monitor`` the engine kept the best validation epoch: that network is the pre-training
+    kept = result.epochs[-1] if result.best is None else result.epochs[result.best.epoch - 1]
     if val is not None:
-        metrics.update({k: result.epochs[-1][k] for k in ("val_abs_rel", "val_delta1")})
-    return RunOutput(model.state_dict(), metrics, result.curves)
+        metrics.update({k: kept[k] for k in ("val_abs_rel", "val_delta1")})
+    if result.best is not None:
+        metrics.update(best_epoch=result.best.epoch, stopped_early=bool(result.stopped_early))
+    return RunOutput(model.state_dict() if result.best is None else result.best.model, metrics, result.curves)
 
 
 def video_depth_run(spec: VideoDepthSpec, seed: int = 0, data_root=None):
