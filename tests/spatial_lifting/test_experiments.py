@@ -143,3 +143,13 @@ def test_val_dice_recorded_every_epoch_and_keyed(cache):
     assert len(vd) == 2 and all(0 <= v <= 100 for v in vd)
     plain = ex.train_binary(ex.SegRun("sl-unet-5L-1Res", data, ex.table_v_recipe(2), batch_size=2), 0)
     assert not plain.hit and plain.series("val_dice") == []
+
+
+def test_steps_use_the_run_loss():
+    torch.manual_seed(0)
+    batch = {"image": torch.rand(2, 3, 32, 32), "mask": (torch.rand(2, 32, 32) > 0.8).long()}
+    sl = ex.SegRun("sl-unet-5L-1Res", ex.Data("synth-vessels", 2, (32, 32)), ex.table_v_recipe(1)).build()
+    a, b = ex.sl_step(sl, batch), ex.sl_step(sl, batch, loss="dice-bce")
+    assert a["per_slice"].shape == b["per_slice"].shape == (16,) and not torch.isclose(a["loss"], b["loss"])
+    unet = ex.SegRun("unet-5L-1Res", ex.Data("synth-vessels", 2, (32, 32)), ex.table_v_recipe(1)).build()
+    assert ex.unet_step(unet, batch, loss="dice-bce")["loss"].ndim == 0

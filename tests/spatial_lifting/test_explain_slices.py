@@ -33,3 +33,26 @@ def test_bad_method_and_missing_layer(sl_model):
         slice_attributions(sl_model, torch.rand(3, 32, 32), "lime")
     with pytest.raises(ValueError, match="needs a layer"):
         slice_attributions(sl_model, torch.rand(3, 32, 32), "gradcam")
+
+
+def test_slice_grid_draws_a_block_per_row_and_frames_selected(sl_model):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from densepred.spatial_lifting.slice_explanations import slice_grid
+
+    img, mask = torch.rand(3, 16, 16), torch.zeros(16, 16)
+    maps = torch.rand(16, 16, 16)
+    fig = slice_grid([("a", img, mask, maps, [0, 3]), ("b", img, None, maps, [])], "saliency")
+    tiles = [ax for ax in fig.axes if ax.images]
+    assert len(tiles) == 2 * 17 + 1  # 16 slices + image per block, + the first block's mask
+    framed = [ax for ax in tiles if any(s.get_visible() and s.get_edgecolor()[:3] == (1.0, 0.0, 0.0)
+                                        for s in ax.spines.values())]
+    assert len(framed) == 2  # only the first block's two selected slices
+    plt.close(fig)
+    with pytest.raises(ValueError, match="16 slice maps"):
+        slice_grid([("a", img, mask, maps, []), ("b", img, mask, maps[:4], [])], "gradcam")
+    with pytest.raises(ValueError, match="at least one"):
+        slice_grid([], "gradcam")

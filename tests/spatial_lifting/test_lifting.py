@@ -74,3 +74,23 @@ def test_sl_unet_trains_one_step_with_dense_supervision():
     opt.step()
     assert per_slice.shape == (16,) and torch.isfinite(loss)
     assert all(p.grad is not None for p in model.parameters())
+
+
+def test_dice_bce_loss_per_image_and_ordering():
+    from densepred.spatial_lifting.losses import SEG_LOSSES, dice_bce_loss
+
+    mask = torch.zeros(2, 1, 8, 8)
+    mask[:, :, 2:4, :] = 1
+    good, bad = dice_bce_loss(20 * (2 * mask - 1), mask), dice_bce_loss(-20 * (2 * mask - 1), mask)
+    assert good < 0.05 and bad > 1.5
+    assert dice_bce_loss(torch.zeros(2, 1, 8, 8), mask, reduction="none").shape == (2,)
+    assert set(SEG_LOSSES) == {"structure", "dice-bce"}
+    with pytest.raises(ValueError, match="differ in shape"):
+        dice_bce_loss(torch.zeros(1, 1, 8, 8), torch.zeros(1, 8, 8))
+
+
+def test_seg_run_rejects_unknown_loss():
+    from densepred.spatial_lifting.experiments import Data, SegRun, table_v_recipe
+
+    with pytest.raises(ValueError, match="SegRun.loss"):
+        SegRun("unet-5L-1Res", Data("synth-vessels", 2, (32, 32)), table_v_recipe(1), loss="focal")

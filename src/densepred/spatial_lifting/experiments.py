@@ -26,7 +26,7 @@ from ..data.transforms import RandomCrop
 from ..engine import RunOutput, TrainConfig, cached_run, fit, seed_everything
 from ..metrics import depth_errors, dice_score
 from ..models import build_model
-from .losses import masked_depth_loss, structure_loss
+from .losses import SEG_LOSSES, masked_depth_loss
 from .slice_selection import aggregate_slices, dense_slice_loss, prediction_quality, select_slices
 
 
@@ -142,7 +142,9 @@ class SegRun:
     ``sl-unet-5L-1Res``, ...), ``act`` (MONAI activation; ``None``: its default PReLU), the training ``data``,
     ``train`` config, ``batch_size``, the number ``s`` of selected slices (lifted networks) and ``val_n``: when
     set, the mean Dice (%) on that many items of the dataset's ``val`` split (whole images, never the test split)
-    is recorded after every epoch as ``val_dice``, to judge the plateau; it selects nothing and stops nothing."""
+    is recorded after every epoch as ``val_dice``, to judge the plateau; it selects nothing and stops nothing.
+    ``loss``: a name of :data:`~.losses.SEG_LOSSES` (``"structure"``: Table V's weighted BCE + weighted IoU;
+    ``"dice-bce"``: Dice + BCE)."""
 
     network: str
     data: Data
@@ -151,6 +153,11 @@ class SegRun:
     s: int = 5
     act: str | None = None
     val_n: int | None = None
+    loss: str = "structure"
+
+    def __post_init__(self):
+        if self.loss not in SEG_LOSSES:
+            raise ValueError(f"SegRun.loss={self.loss!r}: use one of {', '.join(SEG_LOSSES)}")
 
     @property
     def lifted(self) -> bool:
@@ -165,18 +172,17 @@ def _target(batch: dict) -> torch.Tensor:
     return batch["mask"].unsqueeze(1).float()
 
 
-def _per_image_structure(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    return structure_loss(logits, target, reduction="none")
+def sl_step(model: nn.Module, batch: dict, loss: str = "structure") -> dict:
+    """Dense slice supervision (Eq. 4): mean ``loss`` (a :data:`~.losses.SEG_LOSSES` name) over all slices; logs
+    the per-slice losses."""
+    per_image = partial(SEG_LOSSES[loss], reduction="none")
+    value, per_slice = dense_slice_loss(per_image, model(batch["image"]), _target(batch))
+    return {"loss": value, "per_slice": per_slice}
 
 
-def sl_step(model: nn.Module, batch: dict) -> dict:
-    """Dense slice supervision (Eq. 4): mean structure loss over all slices; logs the per-slice losses."""
-    loss, per_slice = dense_slice_loss(_per_image_structure, model(batch["image"]), _target(batch))
-    return {"loss": loss, "per_slice": per_slice}
-
-
-def unet_step(model: nn.Module, batch: dict) -> dict:
-    return {"loss": structure_loss(model(batch["image"]), _target(batch))}
+def unet_step(model: nn.Module, batch: dict, loss: str = "structure") -> dict:
+    """The ``loss`` (a :data:`~.losses.SEG_LOSSES` name) of a 2D network's logits."""
+    return {"loss": SEG_LOSSES[loss](model(batch["image"]), _target(batch))}
 
 
 def _train_binary(run: SegRun, seed: int, checkpoint_dir: Path, data_root=None, progress: bool = False) -> RunOutput:
@@ -187,7 +193,8 @@ def _train_binary(run: SegRun, seed: int, checkpoint_dir: Path, data_root=None, 
     if run.val_n is not None:
         val = make_loader(split(run.data, "val", n=run.val_n, data_root=data_root), run.batch_size)
         evaluate = partial(_val_dice, val=val, lifted=run.lifted)
-    result = fit(model, loader, sl_step if run.lifted else unet_step, run.train, seed=seed, evaluate=evaluate,
+    step = partial(sl_step if run.lifted else unet_step, loss=run.loss)
+    result = fit(model, loader, step, run.train, seed=seed, evaluate=evaluate,
                  checkpoint_dir=checkpoint_dir / "fit", progress=progress, desc=f"{run.network} s{seed}")
     return _output(model, result, run.s)
 

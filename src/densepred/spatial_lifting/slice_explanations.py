@@ -88,3 +88,55 @@ def slice_dissimilarity(maps: torch.Tensor) -> float:
     corr = torch.corrcoef(flat)
     off = ~torch.eye(flat.shape[0], dtype=torch.bool)
     return float(1 - corr[off].mean())
+
+
+def slice_grid(rows, method: str, columns: int = 8, panel: float = 0.72):
+    """Fig. 2 redrawn for the page column: one figure for one ``method``, a block of ``ceil(m / columns)`` rows
+    per entry of ``rows`` (an image explained by one network), each slice's map overlaid on the grey image, the
+    ``selected`` slices framed in red, one colour bar.
+
+    ``rows``: a sequence of ``(label, image (3, H, W), mask (H, W) or None, maps (m, H, W), selected)`` where
+    ``selected`` holds the slice indices to frame (the network's selected slices; empty for none, e.g. the
+    untrained control). Each entry's maps are divided by their largest value over all its slices, so the slices
+    of one image share a scale and the colour bar reads "share of the image's largest value" (0..1). The first
+    column shows the image (top) and its mask (below). Returns the matplotlib figure (``panel`` inches per tile).
+    """
+    import math
+
+    import matplotlib.pyplot as plt
+
+    rows = list(rows)
+    if not rows:
+        raise ValueError("slice_grid needs at least one (label, image, mask, maps, selected) row.")
+    m = rows[0][3].shape[0]
+    lines = math.ceil(m / columns)
+    n_lines = lines * len(rows)
+    fig, axes = plt.subplots(n_lines, columns + 1, figsize=(panel * (columns + 1) + 0.6, panel * n_lines + 0.3),
+                             squeeze=False, gridspec_kw={"wspace": 0.04, "hspace": 0.08})
+    for ax in axes.flat:
+        ax.set_xticks([]), ax.set_yticks([])
+        for side in ax.spines.values():
+            side.set_visible(False)
+    im = None
+    for r, (label, image, mask, maps, selected) in enumerate(rows):
+        framed = {int(z) for z in selected}
+        if maps.shape[0] != m:
+            raise ValueError(f"slice_grid: every row needs {m} slice maps, row {label!r} has {maps.shape[0]}.")
+        top = r * lines
+        grey = image.detach().float().mean(0).cpu().numpy()
+        axes[top, 0].imshow(image.detach().permute(1, 2, 0).clamp(0, 1).cpu().numpy())
+        axes[top, 0].set_ylabel(label, fontsize=6, rotation=0, ha="right", va="center")
+        if mask is not None and lines > 1:
+            axes[top + 1, 0].imshow(mask.cpu().numpy(), cmap="gray")
+        scale = float(maps.max()) or 1.0
+        for z in range(m):
+            ax = axes[top + z // columns, 1 + z % columns]
+            ax.imshow(grey, cmap="gray")
+            im = ax.imshow((maps[z] / scale).cpu().numpy(), cmap="inferno", alpha=0.6, vmin=0, vmax=1)
+            ax.text(0.04, 0.96, f"z{z}", transform=ax.transAxes, fontsize=5, color="white", va="top")
+            if z in framed:
+                for side in ax.spines.values():
+                    side.set_visible(True), side.set_edgecolor("red"), side.set_linewidth(1.5)
+    fig.colorbar(im, ax=axes.ravel().tolist(), fraction=0.025, pad=0.01,
+                 label=f"{method}: share of the image's largest value")
+    return fig
