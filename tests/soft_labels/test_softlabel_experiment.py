@@ -175,3 +175,39 @@ def test_cached_network_assigns_the_state_without_initialising():
     assert all(torch.equal(got.state_dict()[k], v) for k, v in state.items())
     x = torch.rand(1, 3, *spec.low_size)
     assert torch.allclose(got.eval()(x), net.eval()(x))
+
+
+def test_validation_split_early_stopping_and_best_epoch():
+    test = ex.eval_loader("synth-street", "test", 2, SIZE, batch_size=2)
+    with pytest.raises(ValueError, match="val_split"):
+        _spec(patience=2)
+    with pytest.raises(ValueError, match="select"):
+        _spec(val_split="val", n_val=2, select="first")
+    spec = _spec(val_split="val", n_val=2, epochs=4, patience=1, select="best", lr=1e-12)  # ~no change: no new best
+    assert spec.train_config().monitor == ex.MONITOR and spec.train_config().patience == 1
+    rec = run(spec, test, C)
+    ep = rec["curves"]["epochs"]
+    assert all(ex.MONITOR in e for e in ep) and rec["epochs_run"] == 2 and rec["stopped_early"]
+    assert rec["selected_epoch"] == 1 and ex.val_curve(rec) == [e[ex.MONITOR] for e in ep]
+    pre = ex.plateau_precondition("soft 1/4", [rec])
+    assert pre.passed and "metric_plateau" in pre.detail
+    # a run without a validation split has no val curve
+    with pytest.raises(ValueError, match="val_split"):
+        ex.val_curve({"curves": {"epochs": [{"epoch": 1, "train_loss": 1.0}]}})
+
+
+def test_plateau_precondition_on_the_validation_curve():
+    def rec(seed, vals, patience=2):
+        return {"seed": seed, "patience": patience,
+                "curves": {"epochs": [{"epoch": i + 1, "train_loss": 1.0, ex.MONITOR: v} for i, v in enumerate(vals)]}}
+    flat, rising = rec(0, [10, 20, 25, 24, 23]), rec(1, [10, 20, 25, 26, 27])
+    assert ex.plateau_precondition("m", [flat]).passed
+    bad = ex.plateau_precondition("m", [flat, rising])
+    assert not bad.passed and "seed 1" in bad.detail and "seed 0" not in bad.detail
+    # fixed-length runs (no patience of their own) judged with an explicit patience
+    assert ex.plateau_precondition("m", [rec(0, [10, 20, 25, 24, 23], None)], patience=2).passed
+    with pytest.raises(ValueError, match="different patience"):
+        ex.plateau_precondition("m", [flat, rec(1, [1, 2, 3], 3)])
+    assert "2 epochs" in ex.plateau_rule_text(2) and ex.plateau_rule_text(None) == ex.PLATEAU_RULE
+    assert list(ex.plateau_table({"m": ex.plateau_precondition("m", [flat])}).columns) == [
+        "model", "plateau reached", "measured"]
