@@ -40,7 +40,7 @@ book-html: $(STAMP)
 
 # The gpu code path of the rebuilt chapters at --shrink sizes, on fixtures written in the official layouts (CI);
 # two chapters side by side, one thread each (the 2-core CI machine).
-SHRINK_PAPERS ?= affinity-regression masksup spatial-lifting depth-pretraining
+SHRINK_PAPERS ?= affinity-regression masksup spatial-lifting depth-pretraining soft-labels
 shrink: $(STAMP)
 	rm -rf outputs/fixtures && $(BIN)/densepred data fixtures outputs/fixtures
 	DENSEPRED_DATA=$(CURDIR)/outputs/fixtures OMP_NUM_THREADS=1 $(BIN)/densepred book build --profile gpu --shrink \
