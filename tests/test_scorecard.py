@@ -118,8 +118,14 @@ def test_pages_without_results_are_listed_not_counted(tmp_path, monkeypatch):
         (tmp_path / "masksup").mkdir(exist_ok=True)
         (tmp_path / "masksup" / f"{stem}.ipynb").write_text("{}")
     monkeypatch.setattr(paths, "notebooks_dir", lambda: tmp_path)
+    monkeypatch.setattr(paths, "executed_dir", lambda profile: tmp_path / "executed")
+    (tmp_path / "executed" / "masksup").mkdir(parents=True)
+    (tmp_path / "executed" / "masksup" / "02_main.ipynb").write_text("{}")  # a version-1 page
     lines = sc.pages_without_results({"cpu": [{"paper": "masksup", "notebook": "01_masks", "claims": []}]})
     assert "1 pages have no `cpu` results" in lines[0] and "[masksup/02_main](masksup/02_main.ipynb)" in lines[0]
     assert "01_masks" not in lines[0]
+    (tmp_path / "executed" / "masksup" / "02_main.ipynb").unlink()  # a new notebook, never run: no link to follow
+    lines = sc.pages_without_results({"cpu": [{"paper": "masksup", "notebook": "01_masks", "claims": []}]})
+    assert "`masksup/02_main` (new, no executed page yet)" in lines[0] and "](masksup/02_main" not in lines[0]
     assert sc.pages_without_results({"cpu": [{"paper": "masksup", "notebook": s, "claims": []}
                                              for s in ("01_masks", "02_main")]}) == []

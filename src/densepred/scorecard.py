@@ -181,7 +181,14 @@ def pages_without_results(results: Mapping[str, Sequence[Mapping[str, Any]]], li
         return []
     if not missing:
         return []
-    links = ", ".join(f"[{paper}/{stem}]({link_prefix}{paper}/{stem}.ipynb)" for paper, stem in missing)
+    executed = paths.executed_dir(profile)
+
+    def link(paper: str, stem: str) -> str:  # a page never run at this profile has no executed copy to link to
+        if (executed / paper / f"{stem}.ipynb").exists():
+            return f"[{paper}/{stem}]({link_prefix}{paper}/{stem}.ipynb)"
+        return f"`{paper}/{stem}` (new, no executed page yet)"
+
+    links = ", ".join(link(paper, stem) for paper, stem in missing)
     return [f"Not counted: {len(missing)} pages have no `{profile}` results yet. They have not been re-run on "
             "the version-2 evidence standard, and their version-1 verdicts (typed in, or from models that had "
             f"not beaten their trivial baseline) are withdrawn: {links}.", ""]
