@@ -212,7 +212,7 @@ def test_two_concurrent_runs_leave_one_complete_copy(tree):
 def _sigint_default() -> None:
     """Child-side: Ctrl-C back to its default. A shell runs background jobs with SIGINT ignored, a child inherits
     that, and Python then leaves SIGINT ignored: this test used to fail whenever the suite ran in a background
-    job (CI, `make test &`), because the CLI never saw the signal (its /proc status: SigIgn has the bit of signal 2, SIGINT)."""
+    job (CI, `make test &`), because the CLI never saw the signal (its /proc status: SigIgn had SIGINT's bit)."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
