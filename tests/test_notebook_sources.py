@@ -84,3 +84,22 @@ def test_every_page_of_a_shrunk_chapter_with_gpu_settings_has_its_shrink_block()
             if _key(p) in gpu:
                 block = gpu[_key(p)].get("shrink")
                 assert isinstance(block, dict) and block, f"{_key(p)}: gpu settings but no shrink: block"
+
+
+def test_figure_and_table_labels_are_unique_across_the_book():
+    """Sphinx labels (``:name:`` of a glue figure, table or equation) are global to the book: a page copied from
+    another must rename them, else `book-html -W` fails on a duplicate label."""
+    seen: dict[str, str] = {}
+    duplicates = []
+    for path in NOTEBOOKS:
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type != "markdown":
+                continue
+            for line in cell.source.splitlines():
+                if line.strip().startswith(":name:"):
+                    label = line.split(":name:", 1)[1].strip()
+                    where = f"{path.parent.name}/{path.name}"
+                    if label in seen and seen[label] != where:
+                        duplicates.append(f"{label}: {seen[label]} and {where}")
+                    seen.setdefault(label, where)
+    assert not duplicates, "labels used on two pages (rename one): " + "; ".join(duplicates)
