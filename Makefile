@@ -6,14 +6,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.densepred-installed
 PROFILE ?= cpu
 
-.PHONY: setup book test unit nbval book-html reference shrink clean
+.PHONY: setup book test unit nbval book-html reference shrink shrink-paper clean
 
 # The environment: a venv with densepred installed editable, torch pinned by constraints.txt.
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "densepred needs Python >= 3.11, found " + sys.version' 
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	PIP_NO_CACHE_DIR=1 $(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (densepred)" >/dev/null
 	touch $(STAMP)
 
@@ -39,12 +39,22 @@ book-html: $(STAMP)
 	$(BIN)/python -m densepred.linkcheck book/_build/html
 
 # The gpu code path of the rebuilt chapters at --shrink sizes, on fixtures written in the official layouts (CI);
-# two chapters side by side, one thread each (the 2-core CI machine).
-SHRINK_PAPERS ?= affinity-regression masksup spatial-lifting depth-pretraining soft-labels
+# two chapters side by side, one thread each (the 2-core CI machine). Each chapter runs in a run cache of its own,
+# deleted when the chapter is done: the gpu architectures (HRNetV2-W48, ResNeXt-101, ...) make one chapter's
+# cache 1-3 GB, and all five in one cache filled CI's disk (stop 25). The biggest chapter goes first.
+SHRINK_PAPERS ?= soft-labels affinity-regression masksup spatial-lifting depth-pretraining
 shrink: $(STAMP)
-	rm -rf outputs/fixtures && $(BIN)/densepred data fixtures outputs/fixtures
-	DENSEPRED_DATA=$(CURDIR)/outputs/fixtures OMP_NUM_THREADS=1 $(BIN)/densepred book build --profile gpu --shrink \
-		$(addprefix --paper ,$(SHRINK_PAPERS)) --jobs 2 --no-html --force
+	rm -rf outputs/fixtures outputs/shrink-caches && $(BIN)/densepred data fixtures outputs/fixtures
+	printf '%s\n' $(SHRINK_PAPERS) | xargs -P 2 -I{} $(MAKE) --no-print-directory shrink-paper PAPER={}
+
+# One chapter of `make shrink`: PAPER=<slug> (writes the fixtures when they are missing).
+shrink-paper: $(STAMP)
+	@test -n "$(PAPER)" || { echo "shrink-paper needs PAPER=<chapter slug>, e.g. PAPER=masksup"; exit 2; }
+	test -d outputs/fixtures || $(BIN)/densepred data fixtures outputs/fixtures
+	mkdir -p outputs/shrink-caches && cache=$$(mktemp -d $(CURDIR)/outputs/shrink-caches/$(PAPER).XXXX) && \
+	DENSEPRED_CACHE=$$cache DENSEPRED_DATA=$(CURDIR)/outputs/fixtures OMP_NUM_THREADS=1 \
+		$(BIN)/densepred book build --profile gpu --shrink --paper $(PAPER) --no-html --force; \
+	rc=$$?; du -sh $$cache; rm -rf $$cache; exit $$rc
 
 # Refresh the committed smoke outputs of the source notebooks (the nbval reference).
 reference: $(STAMP)
