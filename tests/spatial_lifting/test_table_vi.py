@@ -116,3 +116,12 @@ def test_count_on_meta_and_errors():
     with pytest.raises(ValueError, match="divisible"):
         table_vi.build("CASCADE")(torch.zeros(1, 3, 40, 40))
     assert table_vi.implied_side(1.0, 4.0, 100) == pytest.approx(200.0)
+
+
+def test_within_and_relative_gap():
+    ok = table_vi.within("X parameters", 1.05, 1.0, unit=" M")
+    assert ok.passed and "+5.0%" in ok.detail and "within 10%" in ok.name
+    assert not table_vi.within("X", 0.85, 1.0).passed
+    assert table_vi.relative_gap(2.0, 4.0) == -0.5
+    with pytest.raises(ValueError, match="undefined"):
+        table_vi.relative_gap(1.0, 0.0)

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from ..complexity import count_macs
+from ..evidence import Precondition
 from .cascade import CASCADEDecoder
 from .emcad import EMCADDecoder
 from .paper_depth_decoders import FastDepthDecoder, MiDaSDecoder, SLFastDepthDecoder, SLMiDaSDecoder
@@ -65,6 +66,10 @@ ROWS: dict[str, Row] = {
 
 #: The lifted / 2D pairs of Table VI whose direction claims the page judges, when both rows are built.
 PAIRS = (("FastDepth", "SL-FastDepth"), ("MiDaS", "SL-MiDaS"), ("EMCAD", "SL-EMCAD"), ("CASCADE", "SL-CASCADE"))
+
+#: How close a count (or a lifted / 2D ratio) of ours must be to Table VI's for a direction claim on that quantity
+#: to be judged (the page states and justifies it before the counts).
+TOLERANCE = 0.10
 
 #: Table VI rows not built here -> why.
 NOT_BUILT: dict[str, str] = {
@@ -140,3 +145,18 @@ def implied_side(macs_ours: float, macs_paper: float, side: int) -> float:
     """The square input side at which our count, measured at ``side``, would equal the paper's (counts grow with
     the number of pixels)."""
     return side * math.sqrt(macs_paper / macs_ours)
+
+
+def relative_gap(ours: float, paper: float) -> float:
+    """``ours / paper - 1`` (0.05: ours is 5% above the paper's)."""
+    if paper == 0:
+        raise ValueError("relative_gap: the paper's value is 0; a relative gap is undefined.")
+    return ours / paper - 1
+
+
+def within(name: str, ours: float, paper: float, tol: float = TOLERANCE, unit: str = "") -> Precondition:
+    """The precondition "``name`` within ``tol`` of Table VI": passed when ``|ours / paper - 1| <= tol``; its
+    detail gives both values and the gap."""
+    g = relative_gap(ours, paper)
+    return Precondition(f"{name} within {tol:.0%} of Table VI", abs(g) <= tol,
+                        f"ours {ours:.4f}{unit} vs {paper:.4f}{unit} ({100 * g:+.1f}%)")
