@@ -67,8 +67,8 @@ ROWS: dict[str, Row] = {
 #: The lifted / 2D pairs of Table VI whose direction claims the page judges, when both rows are built.
 PAIRS = (("FastDepth", "SL-FastDepth"), ("MiDaS", "SL-MiDaS"), ("EMCAD", "SL-EMCAD"), ("CASCADE", "SL-CASCADE"))
 
-#: How close a count (or a lifted / 2D ratio) of ours must be to Table VI's for a direction claim on that quantity
-#: to be judged (the page states and justifies it before the counts).
+#: How close each count of ours (parameters and MACs of both decoders of a pair) must be to Table VI's for the
+#: pair's direction claim to be judged (the page states and justifies it; the rule predates these decoders).
 TOLERANCE = 0.10
 
 #: Table VI rows not built here -> why.
