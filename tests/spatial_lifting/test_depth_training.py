@@ -87,7 +87,7 @@ def test_page_run_pairs_encoders_with_decoders():
     enc = {"fastdepth": "mobilenetv2-050", "midas": "resnext26"}
     p = dt.page_run("midas", "synth-street", 4, [32, 64], 5, encoder=enc, encoder_weights={"resnext26": "/w.pth"},
                     val_n=3, patience=2, midas_features=16)
-    assert (p.run.encoder, p.run.encoder_weights, p.run.features, p.val_n, p.run.train.patience) == \
+    assert (p.run.encoder, p.run.encoder_weights, p.run.midas_features, p.val_n, p.run.train.patience) == \
         ("resnext26", "/w.pth", 16, 3, 2)
     q = dt.page_run("fastdepth", "synth-street", 4, (32, 64), 5, encoder=enc, encoder_weights="hub")
     assert (q.run.encoder, q.run.encoder_weights, q.val_n, q.run.train.monitor) == ("mobilenetv2-050", "hub", None, None)

@@ -1,7 +1,10 @@
 """Table VIII depth networks trained to a plateau on a validation metric, through the engine and the run cache.
 
-:func:`~densepred.spatial_lifting.experiments.depth_run` names a depth network and its Table V recipe (a fixed
-number of epochs). Here a :class:`PlateauDepthRun` adds a validation split of ``val_n`` items: after every epoch
+A :class:`Table8Run` names a depth network of :mod:`~densepred.spatial_lifting.depth_networks` (the paper's
+decoders of Table VI on an encoder pyramid) and its Table V recipe (a fixed number of epochs); :func:`page_run`
+builds it as the depth page names it. (:func:`~densepred.spatial_lifting.experiments.depth_run` names the older
+stand-in networks of :mod:`~densepred.spatial_lifting.decoders`, which no page trains any more.) A
+:class:`PlateauDepthRun` adds a validation split of ``val_n`` items: after every epoch
 the network's delta1 on it (%, every valid pixel pooled; a lifted network scored on the mean of *all* its slices,
 the selected ones being chosen only after training) is recorded as ``val_delta1``. With ``patience`` set, the
 engine stops a run after that many epochs without a new best and keeps the weights of the best epoch
@@ -27,7 +30,9 @@ from torch import nn
 from .. import plateau
 from ..data.loaders import make_loader
 from ..engine import RunOutput, cached_run, fit, seed_everything
-from .experiments import DepthRun, Trained, _trained, depth_step, split
+from ..engine import TrainConfig
+from .depth_networks import DepthNetwork, depth_network
+from .experiments import Data, DepthRun, Trained, _trained, depth_recipe, depth_step, for_dataset, split
 from .slice_selection import select_slices
 from .summaries import PlateauRule
 
@@ -36,13 +41,50 @@ VAL_METRIC = "val_delta1"
 
 
 @dataclass(frozen=True)
+class Table8Run:
+    """Everything that decides a Table VIII network: ``decoder`` (``fastdepth``, ``sl-fastdepth``, ``midas``,
+    ``sl-midas``) on ``encoder`` (:data:`~.depth_networks.ENCODERS`) with its optional pretrained
+    ``encoder_weights`` (a file or ``"hub"``), ``output_bias``, ``midas_features`` (the 2D MiDaS decoder's width;
+    ``None`` for the other decoders, whose widths are the paper's), the training ``data``, ``train``,
+    ``batch_size`` and ``s`` (slices averaged at inference). Built by
+    :func:`~.depth_networks.depth_network`."""
+
+    decoder: str
+    data: Data
+    train: TrainConfig
+    encoder: str = "small"
+    encoder_weights: str | None = None
+    output_bias: float = 0.0
+    midas_features: int | None = None
+    batch_size: int = 8
+    s: int = 5
+
+    def build(self) -> DepthNetwork:
+        extra = {"midas_features": self.midas_features} if self.midas_features is not None else {}
+        return depth_network(self.decoder, self.encoder, self.encoder_weights, output_bias=self.output_bias, **extra)
+
+
+def table8_run(decoder: str, dataset: str, n_train: int | None, size, epochs: int, device: str = "cpu",
+               batch_size: int = 8, encoder: str = "small", encoder_weights: str | None = None,
+               output_bias: float = 0.0, midas_features: int | None = None,
+               max_depth: float | None = None) -> Table8Run:
+    """The :class:`Table8Run` of one decoder on one dataset with the Table V depth recipe
+    (:func:`~.experiments.depth_recipe`): ``size`` (H, W); ``midas_features`` sets the 2D MiDaS decoder's width
+    only (the lifted one keeps the paper's 16)."""
+    data = Data(dataset, n_train, tuple(size), max_depth=max_depth)
+    return Table8Run(decoder, data, depth_recipe(epochs, device), encoder=encoder, encoder_weights=encoder_weights,
+                     output_bias=output_bias, midas_features=midas_features if decoder == "midas" else None,
+                     batch_size=batch_size)
+
+
+@dataclass(frozen=True)
 class PlateauDepthRun:
-    """A :class:`~densepred.spatial_lifting.experiments.DepthRun` (``run``) scored after every epoch on ``val_n``
+    """A :class:`Table8Run` (or an older :class:`~densepred.spatial_lifting.experiments.DepthRun`) ``run`` scored after every epoch on ``val_n``
     items of its dataset's ``val`` split; ``run.train.epochs`` is the epoch budget and ``run.train.patience``
     (monitoring :data:`VAL_METRIC`) stops it on a plateau. ``val_n=None``: no validation (the run is ``run``
     exactly, for datasets without a validation split)."""
 
-    run: DepthRun
+    run: Table8Run | DepthRun
     val_n: int | None = None
 
     def __post_init__(self):
@@ -63,7 +105,7 @@ class PlateauDepthRun:
         return self.run.build()
 
 
-def with_plateau(run: DepthRun, val_n: int | None, patience: int | None) -> PlateauDepthRun:
+def with_plateau(run: Table8Run | DepthRun, val_n: int | None, patience: int | None) -> PlateauDepthRun:
     """``run`` scored on ``val_n`` validation items every epoch and, with ``patience``, stopped after that many
     epochs without a new best ``val_delta1`` (the best epoch's weights kept). ``patience=None``: the full epoch
     budget, the curve recorded all the same."""
@@ -143,7 +185,7 @@ def val_delta1_rule(patience: int) -> PlateauRule:
                        f"(densepred.plateau.metric_plateau; the engine stops there and keeps the best epoch)")
 
 
-__all__ = ["VAL_METRIC", "PlateauDepthRun", "with_plateau", "val_delta1", "train_depth_plateau", "val_delta1_rule",
+__all__ = ["VAL_METRIC", "Table8Run", "table8_run", "PlateauDepthRun", "with_plateau", "val_delta1", "train_depth_plateau", "val_delta1_rule",
            "page_run"]
 
 
@@ -153,11 +195,9 @@ def page_run(decoder: str, dataset: str, n_train: int | None, size, epochs: int,
     """The Table VIII run of one decoder on one dataset as the depth page names it: ``encoder`` is one name or a
     ``{decoder: name}`` mapping (the paper pairs MobileNet with FastDepth and ResNeXt with MiDaS),
     ``encoder_weights`` one value or an ``{encoder: file or "hub"}`` mapping (``None``: random weights);
-    the rest goes to :func:`~densepred.spatial_lifting.experiments.depth_run`, then :func:`with_plateau`."""
-    from .experiments import depth_run, for_dataset
-
+    the rest goes to :func:`table8_run`, then :func:`with_plateau`."""
     enc = for_dataset(encoder, decoder, "encoder")
     weights = for_dataset(encoder_weights, enc, "encoder_weights") if isinstance(encoder_weights, dict) else encoder_weights
-    run = depth_run(decoder, dataset, n_train, size, epochs, encoder=enc,
-                    encoder_weights=None if weights is None else str(weights), **run_kwargs)
+    run = table8_run(decoder, dataset, n_train, size, epochs, encoder=enc,
+                     encoder_weights=None if weights is None else str(weights), **run_kwargs)
     return with_plateau(run, val_n, patience)
