@@ -180,6 +180,9 @@ def test_fixtures_command_writes_every_layout_and_never_into_a_used_folder(tmp_p
         assert all("the official release has" in ln for ln in problems), (name, problems)
     assert main(["data", "fixtures", str(tmp_path / "fx"), "glas"]) == 2
     assert "is not empty" in capsys.readouterr().err
+    # KITTI raw comes with Monodepth2's Eigen test split over its drive's left frames (depth-pretraining 05)
+    eigen = (tmp_path / "fx" / "kitti_raw" / "splits" / "eigen" / "test_files.txt").read_text().splitlines()
+    assert eigen and all(ln.startswith("2011_09_26/2011_09_26_drive_0001_sync ") and ln.endswith(" l") for ln in eigen)
     assert main(["data", "fixtures", str(tmp_path / "new"), "nope"]) == 2
 
 
