@@ -36,6 +36,25 @@ def test_encoder_channels_and_torchvision_parameter_count():
     assert sum(p.numel() for p in enc50.parameters()) == 25_557_032 - 2_049_000
 
 
+def _torchvision_resnet18_keys():
+    """torchvision's ``resnet18().state_dict()`` names, written out from its layout (BasicBlock: conv1, bn1,
+    conv2, bn2, downsample.0/.1 in the first block of layers 2-4; classifier fc)."""
+    bn = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
+    keys = ["conv1.weight"] + [f"bn1.{b}" for b in bn]
+    for layer in range(1, 5):
+        for block in range(2):
+            p = f"layer{layer}.{block}"
+            keys += [f"{p}.conv1.weight"] + [f"{p}.bn1.{b}" for b in bn]
+            keys += [f"{p}.conv2.weight"] + [f"{p}.bn2.{b}" for b in bn]
+            if layer > 1 and block == 0:
+                keys += [f"{p}.downsample.0.weight"] + [f"{p}.downsample.1.{b}" for b in bn]
+    return keys + ["fc.weight", "fc.bias"]
+
+
+def test_resnet_encoder_uses_torchvision_names():
+    assert sorted(ResNetEncoder(18).state_dict()) == sorted(k for k in _torchvision_resnet18_keys() if k[:3] != "fc.")
+
+
 def test_input_normalisation_is_monodepth2s():
     enc = ResNetEncoder(18).eval()
     x = torch.rand(1, 3, H, W)

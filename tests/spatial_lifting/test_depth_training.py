@@ -15,8 +15,15 @@ def cache(tmp_path, monkeypatch):
 
 
 def _run(decoder="sl-fastdepth", epochs=3):
-    return ex.depth_run(decoder, "synth-street", 4, (32, 64), epochs, batch_size=2, output_bias=3.0,
-                        max_depth=40.0, midas_features=8)
+    return dt.table8_run(decoder, "synth-street", 4, (32, 64), epochs, batch_size=2, output_bias=3.0,
+                         max_depth=40.0, midas_features=8)
+
+
+def test_table8_run_widens_only_the_2d_midas():
+    r = dt.table8_run("midas", "synth-street", 4, [32, 64], 3, midas_features=48, max_depth=80.0)
+    assert r.midas_features == 48 and r.data == ex.Data("synth-street", 4, (32, 64), max_depth=80.0)
+    assert r.train == ex.depth_recipe(3)
+    assert dt.table8_run("sl-midas", "synth-street", 4, (32, 64), 3, midas_features=48).midas_features is None
 
 
 def test_with_plateau_sets_the_engine_rule():

@@ -59,16 +59,6 @@ def test_unet_evaluation_streams_and_tta(cache):
     assert cost["quality"] == 0.0 and cost["predict"] > 0
 
 
-def test_train_depth_selects_slices_and_evaluates_in_metres(cache):
-    data = ex.Data("synth-street", 2, (32, 64), max_depth=40.0)
-    run = ex.DepthRun("sl-fastdepth", data, ex.depth_recipe(1, "cpu"), output_bias=3.0, batch_size=2, s=3)
-    t = ex.train_depth(run, seed=0)
-    assert t.lifted and len(t.selected) == 3
-    assert ex.train_depth(run, seed=0).hit
-    scores = ex.evaluate_depth(t, make_loader(ex.split(data, "eval", n=2, task="depth"), 1))
-    assert set(scores) == {"abs_rel", "rmse", "delta1"} and all(math.isfinite(v) for v in scores.values())
-
-
 def test_split_marks_far_depths_invalid():
     near = ex.split(ex.Data("synth-street", 2, (32, 64), max_depth=10.0), "eval", task="depth")
     full = ex.split(ex.Data("synth-street", 2, (32, 64)), "eval", task="depth")
@@ -94,13 +84,6 @@ def test_split_rejects_datasets_without_depth():
 def test_no_chapter_local_plateau_rule():
     """The plateau rule is the shared one (densepred.plateau), not a copy in the chapter."""
     assert not hasattr(ex, "plateau") and not hasattr(ex, "PLATEAU_TOL")
-
-
-def test_depth_run_widens_only_the_2d_midas():
-    r = ex.depth_run("midas", "synth-street", 4, [32, 64], 3, midas_features=48, max_depth=80.0)
-    assert r.features == 48 and r.data == ex.Data("synth-street", 4, (32, 64), max_depth=80.0)
-    assert r.train == ex.depth_recipe(3)
-    assert ex.depth_run("sl-midas", "synth-street", 4, (32, 64), 3, midas_features=48).features is None
 
 
 def test_slice_dissimilarity():

@@ -7,7 +7,7 @@ from torch import nn
 from densepred.spatial_lifting import table_vi
 from densepred.spatial_lifting.attention_blocks import AttentionGate, ChannelAttention, SpatialAttention
 from densepred.spatial_lifting.cascade import CASCADEDecoder
-from densepred.spatial_lifting.decoders import paper_encoder
+from densepred.spatial_lifting.encoders import paper_encoder
 from densepred.spatial_lifting.emcad import MSCB, EMCADDecoder, EUCB
 from densepred.spatial_lifting.paper_depth_decoders import (FastDepthDecoder, MiDaSDecoder, SLFastDepthDecoder,
                                                             SLMiDaSDecoder)

@@ -3,11 +3,11 @@
 The decoders are those of :mod:`~densepred.spatial_lifting.paper_depth_decoders`, the same classes Table VI
 counts (:mod:`~densepred.spatial_lifting.table_vi`); this module only joins them to an encoder:
 
-* **Encoders** (:data:`ENCODERS`): the paper's two from timm (:class:`~.decoders.TimmEncoder`), MobileNetV2
+* **Encoders** (:data:`ENCODERS`): the paper's two from timm (:class:`~.encoders.TimmEncoder`), MobileNetV2
   (``mobilenetv2``, its 1x1 head's 1280 channels last) under the FastDepth pair and ResNeXt-101 32x8d
   (``resnext101``) under the MiDaS pair; a small member of each family for quick runs of the same code path
   (``mobilenetv2-050``, ``resnext26``); and ``small``, a five-stage convolutional encoder trained from scratch
-  (:class:`~.depth_decoders.SmallEncoder` with channels :data:`SMALL_CHANNELS` at 1/2 ... 1/32), which has the
+  (:class:`~.encoders.SmallEncoder` with channels :data:`SMALL_CHANNELS` at 1/2 ... 1/32), which has the
   levels both decoders read. Pretrained weights: a weights file of the timm model, ``"hub"`` (timm downloads
   them, only when asked) or ``None`` (random).
 * **Which levels a decoder reads** is chosen by stride (:data:`READS`), so any pyramid whose levels are each
@@ -36,8 +36,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from .decoders import PAPER_ENCODERS, EncoderSpec, TimmEncoder
-from .depth_decoders import SmallEncoder
+from .encoders import PAPER_ENCODERS, EncoderSpec, SmallEncoder, TimmEncoder
 from .paper_depth_decoders import FastDepthDecoder, MiDaSDecoder, SLFastDepthDecoder, SLMiDaSDecoder
 
 #: The small from-scratch encoder's channels at 1/2, 1/4, 1/8, 1/16, 1/32 (the cpu profile): the first three
@@ -74,7 +73,7 @@ SL_FASTDEPTH_WIDTHS, SL_MIDAS_FEATURES, M = (16, 8, 8, 8), 16, 16
 
 
 class _Small(nn.Module):
-    """:class:`~.depth_decoders.SmallEncoder` with its pyramid's shape: ``channels`` and ``reductions``."""
+    """:class:`~.encoders.SmallEncoder` with its pyramid's shape: ``channels`` and ``reductions``."""
 
     def __init__(self, channels: Sequence[int]):
         super().__init__()

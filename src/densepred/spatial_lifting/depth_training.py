@@ -2,10 +2,8 @@
 
 A :class:`Table8Run` names a depth network of :mod:`~densepred.spatial_lifting.depth_networks` (the paper's
 decoders of Table VI on an encoder pyramid) and its Table V recipe (a fixed number of epochs); :func:`page_run`
-builds it as the depth page names it. (:func:`~densepred.spatial_lifting.experiments.depth_run` names the older
-stand-in networks of :mod:`~densepred.spatial_lifting.decoders`, which no page trains any more.) A
-:class:`PlateauDepthRun` adds a validation split of ``val_n`` items: after every epoch
-the network's delta1 on it (%, every valid pixel pooled; a lifted network scored on the mean of *all* its slices,
+builds it as the depth page names it. A :class:`PlateauDepthRun` adds a validation split of ``val_n`` items:
+after every epoch the network's delta1 on it (%, every valid pixel pooled; a lifted network scored on the mean of *all* its slices,
 the selected ones being chosen only after training) is recorded as ``val_delta1``. With ``patience`` set, the
 engine stops a run after that many epochs without a new best and keeps the weights of the best epoch
 (:class:`~densepred.engine.TrainConfig` ``monitor``/``patience``), so a run stopped by patience has reached the
@@ -32,7 +30,7 @@ from ..data.loaders import make_loader
 from ..engine import RunOutput, cached_run, fit, seed_everything
 from ..engine import TrainConfig
 from .depth_networks import DepthNetwork, depth_network
-from .experiments import Data, DepthRun, Trained, _trained, depth_recipe, depth_step, for_dataset, split
+from .experiments import Data, Trained, _trained, depth_recipe, depth_step, for_dataset, split
 from .slice_selection import select_slices
 from .summaries import PlateauRule
 
@@ -79,12 +77,12 @@ def table8_run(decoder: str, dataset: str, n_train: int | None, size, epochs: in
 
 @dataclass(frozen=True)
 class PlateauDepthRun:
-    """A :class:`Table8Run` (or an older :class:`~densepred.spatial_lifting.experiments.DepthRun`) ``run`` scored after every epoch on ``val_n``
-    items of its dataset's ``val`` split; ``run.train.epochs`` is the epoch budget and ``run.train.patience``
-    (monitoring :data:`VAL_METRIC`) stops it on a plateau. ``val_n=None``: no validation (the run is ``run``
-    exactly, for datasets without a validation split)."""
+    """A :class:`Table8Run` ``run`` scored after every epoch on ``val_n`` items of its dataset's ``val`` split;
+    ``run.train.epochs`` is the epoch budget and ``run.train.patience`` (monitoring :data:`VAL_METRIC`) stops it
+    on a plateau. ``val_n=None``: no validation (the run is ``run`` exactly, for datasets without a validation
+    split)."""
 
-    run: Table8Run | DepthRun
+    run: Table8Run
     val_n: int | None = None
 
     def __post_init__(self):
@@ -105,7 +103,7 @@ class PlateauDepthRun:
         return self.run.build()
 
 
-def with_plateau(run: Table8Run | DepthRun, val_n: int | None, patience: int | None) -> PlateauDepthRun:
+def with_plateau(run: Table8Run, val_n: int | None, patience: int | None) -> PlateauDepthRun:
     """``run`` scored on ``val_n`` validation items every epoch and, with ``patience``, stopped after that many
     epochs without a new best ``val_delta1`` (the best epoch's weights kept). ``patience=None``: the full epoch
     budget, the curve recorded all the same."""

@@ -1,11 +1,12 @@
-"""Spatial-lifting protocols: a 2D UNet or an SL-UNet on a binary task (Tables III-IV, Fig. 2) and the depth
-decoders of Table VIII, trained through :func:`densepred.engine.fit` and stored in the run cache.
+"""Spatial-lifting protocols: a 2D UNet or an SL-UNet on a binary task (Tables III-IV, Fig. 2), trained through
+:func:`densepred.engine.fit` and stored in the run cache, and the depth protocol of Table VIII (recipe, loss,
+evaluation) that :mod:`~densepred.spatial_lifting.depth_training` trains with.
 
-A run is named by a frozen dataclass of everything that decides its weights (:class:`SegRun`, :class:`DepthRun`,
-each holding the data it trains on and a :class:`~densepred.engine.TrainConfig`); :func:`train_binary` and
-:func:`train_depth` ask :func:`densepred.engine.cached_run` for it, so the pages that need the same model share
-one training. Data come from :func:`densepred.data.load_split`; evaluation streams the batches of a loader from
-:func:`make_loader` (nothing holds a whole split in memory).
+A segmentation run is named by a frozen dataclass of everything that decides its weights (:class:`SegRun`,
+holding the data it trains on and a :class:`~densepred.engine.TrainConfig`); :func:`train_binary` asks
+:func:`densepred.engine.cached_run` for it, so the pages that need the same model share one training. Data come
+from :func:`densepred.data.load_split`; evaluation streams the batches of a loader from :func:`make_loader`
+(nothing holds a whole split in memory).
 """
 
 from __future__ import annotations
@@ -297,48 +298,11 @@ def timed_inference(trained: Trained, loader, repeats: int = 3) -> dict[str, flo
 
 # --- depth (Table VIII) -------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class DepthRun:
-    """Everything that decides a depth network: ``decoder`` (``fastdepth``, ``sl-fastdepth``, ``midas``,
-    ``sl-midas``), ``encoder`` and its optional pretrained ``encoder_weights`` file, ``output_bias``, extra
-    decoder widths ``features`` (MiDaS), the training ``data`` (with ``max_depth``), ``train``, ``batch_size``
-    and ``s``."""
-
-    decoder: str
-    data: Data
-    train: TrainConfig
-    encoder: str = "small"
-    encoder_weights: str | None = None
-    output_bias: float = 0.0
-    features: int | None = None
-    batch_size: int = 8
-    s: int = 5
-
-    def build(self) -> nn.Module:
-        from .decoders import depth_network
-
-        extra = {"features": self.features} if self.features is not None else {}
-        return depth_network(decoder=self.decoder, encoder=self.encoder, encoder_weights=self.encoder_weights,
-                             output_bias=self.output_bias, **extra)
-
-
 def depth_recipe(epochs: int, device: str = "cpu") -> TrainConfig:
     """The Table V depth recipe as used here: AdamW lr 1e-3, weight decay 1e-2, step decay (x0.1 after 2/3 of
     the epochs), gradient norm clipped at 0.5."""
     return TrainConfig(epochs=epochs, optimizer="adamw", lr=1e-3, weight_decay=1e-2, scheduler="step",
                        step_epochs=max(1, (2 * epochs) // 3), step_gamma=0.1, clip=0.5, device=device)
-
-
-def depth_run(decoder: str, dataset: str, n_train: int | None, size, epochs: int, device: str = "cpu",
-              batch_size: int = 8, encoder: str = "small", encoder_weights: str | None = None,
-              output_bias: float = 0.0, midas_features: int | None = None,
-              max_depth: float | None = None) -> DepthRun:
-    """The :class:`DepthRun` of one decoder on one dataset with the Table V depth recipe (:func:`depth_recipe`):
-    ``size`` (H, W); ``midas_features`` widens the 2D MiDaS decoder only (the lifted one keeps its own widths)."""
-    data = Data(dataset, n_train, tuple(size), max_depth=max_depth)
-    return DepthRun(decoder, data, depth_recipe(epochs, device), encoder=encoder, encoder_weights=encoder_weights,
-                    output_bias=output_bias, features=midas_features if decoder == "midas" else None,
-                    batch_size=batch_size)
 
 
 def _depth_target(batch: dict) -> torch.Tensor:
@@ -362,24 +326,6 @@ def depth_step(model: nn.Module, batch: dict) -> dict:
         loss, per_slice = dense_slice_loss(_per_image_depth, out, _depth_target(batch))
         return {"loss": loss, "per_slice": per_slice}
     return {"loss": masked_depth_loss(out, _depth_target(batch))}
-
-
-def _train_depth(run: DepthRun, seed: int, checkpoint_dir: Path, data_root=None, progress: bool = False) -> RunOutput:
-    seed_everything(seed)
-    model = run.build()
-    loader = make_loader(split(run.data, "train", data_root=data_root, task="depth"), run.batch_size,
-                         shuffle=True, seed=seed)
-    result = fit(model, loader, depth_step, run.train, seed=seed, checkpoint_dir=checkpoint_dir / "fit",
-                 progress=progress, desc=f"{run.decoder} s{seed}")
-    return _output(model, result, run.s)
-
-
-def train_depth(run: DepthRun, seed: int, data_root=None, progress: bool = False) -> Trained:
-    """The depth network of ``run`` trained with ``seed``, from the run cache or trained now."""
-    cached = cached_run("spatial_lifting.depth", run, seed, [__name__],
-                        partial(_train_depth, data_root=data_root, progress=progress),
-                        data=[split(run.data, "train", data_root=data_root, task="depth")])
-    return _trained(run.decoder, run.build(), cached)
 
 
 @torch.no_grad()

@@ -42,11 +42,23 @@ from monai.networks.blocks import Convolution
 from torch import nn
 
 from .attention_blocks import conv_bn
-from .decoders import ResidualConvUnit
 from .lifting import lift
 
 #: FastDepth's decoder widths on MobileNetV2 (the rule of the module docstring).
 FASTDEPTH_WIDTHS = (96, 32, 24, 16, 32)
+
+
+class ResidualConvUnit(nn.Module):
+    """MiDaS residual convolution unit in 2D or 3D: ``x + conv(relu(conv(relu(x))))``, 3x3(x3) kernels."""
+
+    def __init__(self, features: int, dims: int = 2):
+        super().__init__()
+        conv = nn.Conv2d if dims == 2 else nn.Conv3d
+        self.conv1 = conv(features, features, 3, padding=1)
+        self.conv2 = conv(features, features, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv2(F.relu(self.conv1(F.relu(x))))
 
 
 def _nnconv5(cin: int, cout: int) -> nn.Sequential:

@@ -2,7 +2,7 @@
 
 Each row built here is a decoder fed the feature maps it reads from its encoder (:data:`ROWS`): which levels,
 how many channels, at which strides. The encoders are the paper's, from timm
-(:data:`~.decoders.PAPER_ENCODERS`: MobileNetV2 for FastDepth, ResNeXt-101 32x8d for MiDaS, PVTv2-b2 for
+(:data:`~.encoders.PAPER_ENCODERS`: MobileNetV2 for FastDepth, ResNeXt-101 32x8d for MiDaS, PVTv2-b2 for
 CASCADE and EMCAD); a test checks every row's channels and strides against the built timm model (MiDaS's maps
 are its 3x3 projections of ResNeXt's four stages to ``features`` channels, which MiDaS builds with the encoder).
 
@@ -33,8 +33,8 @@ from .paper_depth_decoders import FastDepthDecoder, MiDaSDecoder, SLFastDepthDec
 
 @dataclass(frozen=True)
 class Row:
-    """A Table VI row built here: the ``encoder`` (a key of :data:`~.decoders.PAPER_ENCODERS`), the
-    ``levels`` the decoder reads (positions in that encoder's pyramid, :func:`~.decoders.paper_encoder`), their ``channels`` and ``strides`` (as the decoder sees them), the
+    """A Table VI row built here: the ``encoder`` (a key of :data:`~.encoders.PAPER_ENCODERS`), the
+    ``levels`` the decoder reads (positions in that encoder's pyramid, :func:`~.encoders.paper_encoder`), their ``channels`` and ``strides`` (as the decoder sees them), the
     ``size`` (H, W) at which the page counts it, and the decoder ``factory`` (no arguments)."""
 
     encoder: str
