@@ -21,6 +21,7 @@ same frames); this module builds them for a page and judges the ordering with th
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import pandas as pd
@@ -55,12 +56,13 @@ def use_data_root(data_root=None) -> str | None:
 
 
 def kitti_train_config(epochs: int = 20, patience: int | None = 3, device: str = "auto") -> TrainConfig:
-    """Monodepth2's optimiser (Adam 1e-4, x0.1 after epoch 15 of 20) with the chapter's selection: the best
-    epoch by validation AbsRel (median-scaled for the self-supervised kind) kept, stopped after ``patience``
-    epochs without a new best."""
-    return TrainConfig(epochs=epochs, optimizer="adam", lr=1e-4, weight_decay=0.0, scheduler="step",
-                       step_epochs=min(15, max(1, epochs - 1)), step_gamma=0.1, device=device,
-                       monitor="val_abs_rel", mode="min", patience=patience)
+    """Monodepth2's optimiser as :func:`.selfsup.kitti_spec` sets it (Adam 1e-4, x0.1 after epoch 15 of 20; the
+    decay moved to the last epoch of a shorter run) with the chapter's selection: the best epoch by validation
+    AbsRel (median-scaled for the self-supervised kind) kept, stopped after ``patience`` epochs without a new
+    best."""
+    base = selfsup.kitti_spec(device=device).train
+    return dataclasses.replace(base, epochs=epochs, step_epochs=min(base.step_epochs, max(1, epochs - 1)),
+                               monitor="val_abs_rel", mode="min", patience=patience)
 
 
 def video_inits(video_dataset: str = "synth-street-video", resnet: int = 18, device: str = "cpu",

@@ -29,7 +29,6 @@ counts (:mod:`~densepred.spatial_lifting.table_vi`); this module only joins them
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
