@@ -23,7 +23,7 @@ def test_small_encoder_halves_each_stage():
     enc = SmallEncoder((8, 12, 16)).eval()
     feats = enc(torch.zeros(1, 3, 32, 64))
     assert [tuple(f.shape) for f in feats] == [(1, 8, 16, 32), (1, 12, 8, 16), (1, 16, 4, 8)]
-    assert enc.channels == (8, 12, 16)
+    assert enc.channels == (8, 12, 16) and enc.reductions == (2, 4, 8)
 
 
 # --- the paper's encoders from timm ---------------------------------------------------------------------------

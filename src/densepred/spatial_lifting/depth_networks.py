@@ -71,26 +71,13 @@ FASTDEPTH_LAST = 32
 SL_FASTDEPTH_WIDTHS, SL_MIDAS_FEATURES, M = (16, 8, 8, 8), 16, 16
 
 
-class _Small(nn.Module):
-    """:class:`~.encoders.SmallEncoder` with its pyramid's shape: ``channels`` and ``reductions``."""
-
-    def __init__(self, channels: Sequence[int]):
-        super().__init__()
-        self.net = SmallEncoder(tuple(channels))
-        self.channels = tuple(channels)
-        self.reductions = tuple(2 ** (i + 1) for i in range(len(channels)))
-
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        return self.net(x)
-
-
 def backbone(name: str, weights: str | Path | None = None) -> nn.Module:
     """The encoder ``name`` (one of :data:`ENCODERS`) as a full pyramid: (B, 3, H, W) -> maps, finest first; it
     has ``channels`` and ``reductions``. Build it under ``torch.device("meta")`` to read its shape."""
     if name == "small":
         if weights is not None:
             raise ValueError("The 'small' depth encoder is trained from scratch; set encoder_weights=None.")
-        return _Small(SMALL_CHANNELS)
+        return SmallEncoder(SMALL_CHANNELS)
     if name in TIMM_ENCODERS:
         spec = TIMM_ENCODERS[name]
         return TimmEncoder(spec.model, spec.levels, spec.head, weights)

@@ -42,6 +42,7 @@ PAPER_ENCODERS: dict[str, EncoderSpec] = {
     "pvtv2": EncoderSpec("pvt_v2_b2", (0, 1, 2, 3), False, (352, 352)),
 }
 
+
 class TimmEncoder(nn.Module):
     """A timm backbone as a feature pyramid: (B, 3, H, W) -> list of (B, C_i, H / r_i, W / r_i), finest first.
 
@@ -102,7 +103,8 @@ def paper_encoder(name: str, weights: str | Path | None = None) -> TimmEncoder:
 
 class SmallEncoder(nn.Module):
     """(B, 3, H, W) -> one feature map per entry of ``channels``, each stage halving the size: 1/2, 1/4, ...
-    (the default four stages end at 1/16; H, W divisible by 2 ** len(channels))."""
+    (the default four stages end at 1/16; H, W divisible by 2 ** len(channels)). ``channels`` and
+    ``reductions`` give the pyramid's shape, as :class:`TimmEncoder`'s do."""
 
     def __init__(self, channels: tuple[int, ...] = (16, 24, 32, 64), in_channels: int = 3):
         super().__init__()
@@ -115,6 +117,7 @@ class SmallEncoder(nn.Module):
             prev = ch
         self.stages = nn.ModuleList(stages)
         self.channels = tuple(channels)
+        self.reductions = tuple(2 ** (i + 1) for i in range(len(channels)))
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         feats = []
